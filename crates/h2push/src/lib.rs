@@ -1,0 +1,7 @@
+//! h2push: an HTTP/2 server that gets a page's critical resources to the client before it
+//! asks (server push and 103 Early Hints) and streams live events to it.
+#![warn(missing_docs)]
+
+pub mod body;
+
+pub use body::{Body, BoxError};
