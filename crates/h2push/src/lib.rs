@@ -3,5 +3,13 @@
 #![warn(missing_docs)]
 
 pub mod body;
+pub(crate) mod conn;
+pub mod hints;
+pub mod push;
+pub mod server;
 
 pub use body::{Body, BoxError};
+pub use conn::{HttpService, Limits, PeerAddr, Protocol};
+pub use hints::early_hints::{EarlyHints, EarlyHintsError};
+pub use push::{PushBuilder, PushError, Pusher};
+pub use server::{Server, ServerBuilder, ServerError, ShutdownHandle};

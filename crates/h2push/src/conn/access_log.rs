@@ -1,0 +1,133 @@
+//! The access log: one line per request, the same for every protocol.
+//!
+//! The drivers fill an [`AccessRecord`] as a request goes by and hand it here when the
+//! response ends; this module owns the line's format (tracing target `h2push::access`, level
+//! INFO) and nothing else.
+
+use std::fmt::{self, Write as _};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use http::uri::PathAndQuery;
+use http::{Method, StatusCode};
+
+use super::Protocol;
+
+/// How a response ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Every byte was handed to the connection.
+    Complete,
+    /// The client reset or closed the stream first.
+    ClientGone,
+    /// The response body failed, or the connection broke.
+    Failed,
+}
+
+/// What one request did, for its log line.
+pub(crate) struct AccessRecord {
+    pub peer: SocketAddr,
+    pub protocol: Protocol,
+    pub method: Method,
+    pub target: String,
+    pub status: Option<StatusCode>,
+    pub bytes: u64,
+    pub start: Instant,
+    pub pushed: Vec<PathAndQuery>,
+    pub early_hints: u32,
+    /// Set for a pushed response: the path it answers.
+    pub pushed_response: bool,
+}
+
+impl AccessRecord {
+    pub(crate) fn new(
+        peer: SocketAddr,
+        protocol: Protocol,
+        method: &Method,
+        target: &str,
+    ) -> Self {
+        AccessRecord {
+            peer,
+            protocol,
+            method: method.clone(),
+            target: target.to_owned(),
+            status: None,
+            bytes: 0,
+            start: Instant::now(),
+            pushed: Vec::new(),
+            early_hints: 0,
+            pushed_response: false,
+        }
+    }
+
+    /// Writes the line, unless access logging is off.
+    pub(crate) fn finish(self, outcome: Outcome) {
+        if tracing::enabled!(target: "h2push::access", tracing::Level::INFO) {
+            tracing::info!(target: "h2push::access", "{}", Line(&self, outcome));
+        }
+    }
+}
+
+struct Line<'a>(&'a AccessRecord, Outcome);
+
+impl fmt::Display for Line<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self.0;
+        let status = r.status.map_or(0, |s| s.as_u16());
+        let kind = if r.pushed_response { "PUSHED " } else { "" };
+        write!(
+            f,
+            "{} {} {kind}{} {} {} {}B {:.1}ms",
+            r.peer.ip(),
+            r.protocol,
+            r.method,
+            r.target,
+            status,
+            r.bytes,
+            r.start.elapsed().as_secs_f64() * 1e3,
+        )?;
+        if !r.pushed.is_empty() {
+            let mut list = String::new();
+            for (i, p) in r.pushed.iter().enumerate() {
+                if i > 0 {
+                    list.push(',');
+                }
+                let _ = write!(list, "{p}");
+            }
+            write!(f, " pushed={list}")?;
+        }
+        if r.early_hints > 0 {
+            write!(f, " early_hints={}", r.early_hints)?;
+        }
+        match self.1 {
+            Outcome::Complete => Ok(()),
+            Outcome::ClientGone => f.write_str(" (client gone)"),
+            Outcome::Failed => f.write_str(" (failed)"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_names_protocol_status_bytes_and_pushes() {
+        let mut r = AccessRecord::new(
+            "127.0.0.1:5000".parse().unwrap(),
+            Protocol::H2 { tls: true },
+            &Method::GET,
+            "/",
+        );
+        r.status = Some(StatusCode::OK);
+        r.bytes = 42;
+        r.pushed = vec![
+            PathAndQuery::from_static("/a.css"),
+            PathAndQuery::from_static("/b.js"),
+        ];
+        r.early_hints = 1;
+        let line = Line(&r, Outcome::Complete).to_string();
+        assert!(line.starts_with("127.0.0.1 h2 GET / 200 42B "), "{line}");
+        assert!(line.ends_with("pushed=/a.css,/b.js early_hints=1"), "{line}");
+    }
+}

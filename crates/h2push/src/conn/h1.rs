@@ -1,0 +1,174 @@
+//! The HTTP/1.1 connection driver, on hyper.
+//!
+//! This module owns serving a service over HTTP/1.1: the request extensions (a [`Pusher`]
+//! that always says [`PushError::Http1`], deferred [`EarlyHints`] whose links are merged into
+//! the final `Link` header since hyper sends no 1xx), keep-alive, timeouts and graceful
+//! shutdown. Everything about messages on the wire is hyper's.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::header::LINK;
+use http::{Method, Request, Response};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body_util::Either;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::access_log::{AccessRecord, Outcome};
+use super::{internal_error, ConnInfo, HttpService, Limits, PeerAddr, Protocol};
+use crate::body::{Body, BoxError};
+use crate::push::{PushError, Pusher};
+use crate::server::ShutdownSignal;
+use crate::EarlyHints;
+
+/// Serves HTTP/1.1 on `io` until the client leaves or the server shuts down.
+pub(crate) async fn serve<IO, S>(
+    io: IO,
+    svc: S,
+    info: ConnInfo,
+    limits: &Limits,
+    mut shutdown: ShutdownSignal,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: HttpService,
+{
+    let protocol = Protocol::Http1 { tls: info.tls };
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let svc = svc.clone();
+        async move { Ok::<_, Infallible>(respond(svc, req, info, protocol).await) }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size((limits.max_header_list_size as usize).max(8192))
+        .keep_alive(true);
+    let conn = builder
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        () = shutdown.wait() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        if !e.is_incomplete_message() && !e.is_timeout() {
+            tracing::debug!(peer = %info.peer, "HTTP/1.1 connection error: {e}");
+        }
+    }
+}
+
+type H1Body<B> = Logged<Either<B, Body>>;
+
+async fn respond<S: HttpService>(
+    svc: S,
+    req: Request<Incoming>,
+    info: ConnInfo,
+    protocol: Protocol,
+) -> Response<H1Body<S::ResBody>> {
+    let (mut parts, incoming) = req.into_parts();
+    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut record = AccessRecord::new(info.peer, protocol, &parts.method, target);
+    let hints = EarlyHints::deferred();
+    let ext = &mut parts.extensions;
+    ext.insert(Pusher::unavailable(PushError::Http1));
+    ext.insert(hints.clone());
+    ext.insert(PeerAddr(info.peer));
+    ext.insert(protocol);
+    let is_head = parts.method == Method::HEAD;
+    let req = Request::from_parts(parts, Body::from_h1(incoming));
+
+    let mut res = match svc.respond(req).await {
+        Ok(res) => res.map(Either::Left),
+        Err(e) => {
+            tracing::error!("service failed on {} {}: {e}", record.method, record.target);
+            internal_error().map(Either::Right)
+        }
+    };
+    let links = hints.deferred_links();
+    if !links.is_empty() {
+        record.early_hints = 1;
+        for link in links {
+            res.headers_mut().append(LINK, link);
+        }
+    }
+    record.status = Some(res.status());
+    res.map(|body| Logged {
+        ends_unpolled: is_head || body.is_end_stream(),
+        body,
+        record: Some(record),
+    })
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that writes the access-log line when it ends or is dropped.
+    pub(crate) struct Logged<B> {
+        #[pin]
+        body: B,
+        record: Option<AccessRecord>,
+        ends_unpolled: bool,
+    }
+
+    impl<B> PinnedDrop for Logged<B> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(record) = this.record.take() {
+                // hyper does not poll a body that is empty from the start, nor a HEAD
+                // response's: those ended well. Anything else dropped early was abandoned.
+                let ended = *this.ends_unpolled;
+                record.finish(if ended { Outcome::Complete } else { Outcome::ClientGone });
+            }
+        }
+    }
+}
+
+impl<B> HttpBody for Logged<B>
+where
+    B: HttpBody<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.project();
+        let polled = this.body.poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(data), Some(r)) = (frame.data_ref(), this.record.as_mut()) {
+                    r.bytes += data.len() as u64;
+                }
+            }
+            Poll::Ready(None) => {
+                if let Some(r) = this.record.take() {
+                    r.finish(Outcome::Complete);
+                }
+            }
+            Poll::Ready(Some(Err(_))) => {
+                if let Some(r) = this.record.take() {
+                    r.finish(Outcome::Failed);
+                }
+            }
+            Poll::Pending => {}
+        }
+        polled.map_err(Into::into)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}

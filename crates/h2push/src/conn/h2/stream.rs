@@ -1,0 +1,344 @@
+//! One client-initiated HTTP/2 stream: its request, its 103s, its pushes and its response.
+//!
+//! This module owns the frame-level half of push and early hints: the PUSH_PROMISE (with the
+//! absolute `:scheme`/`:authority` of the parent, which h2 needs), refusing promises once the
+//! parent stream has ended (h2 does not check), refusing a 103 once the final head is out
+//! (h2 does not check either), and producing each pushed response by running the service on
+//! a synthetic GET. The rules that do not need frames live in [`crate::push`].
+
+use std::future::{poll_fn, Future};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
+
+use bytes::Bytes;
+use h2::server::{SendPushedResponse, SendResponse};
+use h2::{Reason, RecvStream};
+use http::header::{ACCEPT_ENCODING, ACCEPT_LANGUAGE, AUTHORIZATION, COOKIE, HOST, LINK, USER_AGENT};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http_body::Body as HttpBody;
+use http_body_util::Either;
+
+use super::send::{send_body, strip_connection_headers, SendEnd};
+use super::Conn;
+use crate::body::Body;
+use crate::conn::access_log::{AccessRecord, Outcome};
+use crate::conn::{internal_error, HttpService, PeerAddr, Protocol};
+use crate::hints::early_hints::{EarlyHintsError, HintStream};
+use crate::push::{Promise, PushError, PushSlot, PushStream, Pusher};
+use crate::EarlyHints;
+
+/// The request fields a pushed response is produced with, copied from its parent, so that
+/// the service answers the push as it would answer the browser (encoding, language, session).
+const INHERITED: [http::HeaderName; 5] =
+    [ACCEPT_ENCODING, ACCEPT_LANGUAGE, USER_AGENT, COOKIE, AUTHORIZATION];
+
+/// A client-initiated stream, shared with its request's [`Pusher`] and [`EarlyHints`].
+struct Parent<S> {
+    conn: Arc<Conn<S>>,
+    scheme: Scheme,
+    authority: Authority,
+    inherited: HeaderMap,
+    state: Mutex<ParentState>,
+}
+
+struct ParentState {
+    respond: SendResponse<Bytes>,
+    head_sent: bool,
+    ended: bool,
+    pushed: Vec<PathAndQuery>,
+    early_hints: u32,
+}
+
+impl<S> Parent<S> {
+    fn lock(&self) -> MutexGuard<'_, ParentState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Serves one client-initiated stream to its end.
+pub(super) async fn serve_stream<S: HttpService>(
+    conn: Arc<Conn<S>>,
+    req: Request<RecvStream>,
+    respond: SendResponse<Bytes>,
+) {
+    let (mut parts, recv) = req.into_parts();
+    let info = conn.info;
+    let protocol = Protocol::H2 { tls: info.tls };
+    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut record = AccessRecord::new(info.peer, protocol, &parts.method, target);
+
+    let scheme = parts.uri.scheme().cloned().unwrap_or(conn.scheme.clone());
+    let authority = parts
+        .uri
+        .authority()
+        .cloned()
+        .or_else(|| parts.headers.get(HOST)?.to_str().ok()?.parse().ok())
+        .unwrap_or_else(|| local_authority(info.local));
+    let mut inherited = HeaderMap::new();
+    for name in INHERITED {
+        for v in parts.headers.get_all(&name) {
+            inherited.append(name.clone(), v.clone());
+        }
+    }
+    let parent = Arc::new(Parent {
+        conn: conn.clone(),
+        scheme,
+        authority,
+        inherited,
+        state: Mutex::new(ParentState {
+            respond,
+            head_sent: false,
+            ended: false,
+            pushed: Vec::new(),
+            early_hints: 0,
+        }),
+    });
+
+    let ext = &mut parts.extensions;
+    ext.insert(Pusher::new(parent.clone()));
+    ext.insert(EarlyHints::new(parent.clone()));
+    ext.insert(PeerAddr(info.peer));
+    ext.insert(protocol);
+    let req = Request::from_parts(parts, Body::from_h2(recv));
+
+    // Run the service, unless the client resets the stream first: then drop its future.
+    let response = conn.svc.respond(req);
+    let mut response = std::pin::pin!(response);
+    let result = poll_fn(|cx| {
+        if let Poll::Ready(r) = parent.lock().respond.poll_reset(cx) {
+            return Poll::Ready(Err(r));
+        }
+        response.as_mut().poll(cx).map(Ok)
+    })
+    .await;
+    let response = match result {
+        Ok(Ok(res)) => res.map(Either::Left),
+        Ok(Err(e)) => {
+            tracing::error!("service failed on {} {}: {e}", record.method, record.target);
+            internal_error().map(Either::Right)
+        }
+        Err(_) => {
+            finish_record(&parent, record, Outcome::ClientGone);
+            return;
+        }
+    };
+
+    let (mut head, body) = response.into_parts();
+    strip_connection_headers(&mut head.headers);
+    record.status = Some(head.status);
+    let eos = body.is_end_stream() || record.method == Method::HEAD;
+    let send = {
+        let mut st = parent.lock();
+        st.head_sent = true;
+        st.ended = eos;
+        st.respond.send_response(Response::from_parts(head, ()), eos)
+    };
+    let outcome = match send {
+        Ok(_) if eos => Outcome::Complete,
+        Ok(mut stream) => {
+            let end = send_body(&mut stream, body, &mut record.bytes, || parent.lock().ended = true)
+                .await;
+            outcome_of(end)
+        }
+        Err(e) => {
+            tracing::debug!("could not send the response head: {e}");
+            Outcome::Failed
+        }
+    };
+    finish_record(&parent, record, outcome);
+}
+
+fn finish_record<S>(parent: &Parent<S>, mut record: AccessRecord, outcome: Outcome) {
+    {
+        let mut st = parent.lock();
+        st.ended = true;
+        record.pushed = std::mem::take(&mut st.pushed);
+        record.early_hints = st.early_hints;
+    }
+    record.finish(outcome);
+}
+
+fn outcome_of(end: SendEnd) -> Outcome {
+    match end {
+        SendEnd::Complete => Outcome::Complete,
+        SendEnd::Reset(_) => Outcome::ClientGone,
+        SendEnd::Failed => Outcome::Failed,
+    }
+}
+
+fn local_authority(local: std::net::SocketAddr) -> Authority {
+    // Only reached when the client sent neither :authority nor Host; a SocketAddr always
+    // parses as an authority.
+    local
+        .to_string()
+        .parse()
+        .unwrap_or_else(|_| Authority::from_static("localhost"))
+}
+
+impl<S: HttpService> PushStream for Parent<S> {
+    fn origin(&self) -> (&Scheme, &Authority) {
+        (&self.scheme, &self.authority)
+    }
+
+    fn push(&self, promise: Promise) -> Result<(), PushError> {
+        let book = &self.conn.push_book;
+        let slot = book.reserve(&promise.path)?;
+        let uri = Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(promise.path.clone())
+            .build()
+            .map_err(|e| PushError::InvalidPath(e.to_string()))?;
+
+        // The promise carries what a client needs to match the push to its own request:
+        // the pseudo-fields, the app's extra fields and the parent's accept-encoding.
+        let mut promise_headers = promise.headers;
+        if !promise_headers.contains_key(ACCEPT_ENCODING) {
+            if let Some(v) = self.inherited.get(ACCEPT_ENCODING) {
+                promise_headers.insert(ACCEPT_ENCODING, v.clone());
+            }
+        }
+        let mut promised = Request::new(());
+        *promised.method_mut() = promise.method.clone();
+        *promised.uri_mut() = uri.clone();
+        *promised.headers_mut() = promise_headers.clone();
+
+        let pushed = {
+            let mut st = self.lock();
+            // RFC 9113 §8.4: PUSH_PROMISE only on an open (or half-closed remote) stream.
+            // h2 would send it on a closed stream and the client would end the connection.
+            if st.ended {
+                return Err(PushError::ParentClosed);
+            }
+            if !book.commit(&promise.path) {
+                return Err(PushError::AlreadyPushed(promise.path.to_string()));
+            }
+            let pushed = st.respond.push_request(promised).map_err(|e| {
+                // h2 names no error kinds; this one is the client's ENABLE_PUSH = 0.
+                if e.to_string().contains("disabled server push") {
+                    book.set_disabled();
+                    PushError::Disabled
+                } else {
+                    PushError::Protocol(e.to_string())
+                }
+            })?;
+            st.pushed.push(promise.path.clone());
+            pushed
+        };
+
+        // The synthetic request the service answers: the parent's session fields plus the
+        // promise's own.
+        let mut headers = self.inherited.clone();
+        for (name, value) in &promise_headers {
+            headers.insert(name, value.clone());
+        }
+        let mut req = Request::new(Body::empty());
+        *req.method_mut() = promise.method;
+        *req.uri_mut() = uri;
+        *req.headers_mut() = headers;
+        let info = self.conn.info;
+        let protocol = Protocol::H2 { tls: info.tls };
+        let ext = req.extensions_mut();
+        ext.insert(Pusher::unavailable(PushError::Nested));
+        ext.insert(EarlyHints::deferred());
+        ext.insert(PeerAddr(info.peer));
+        ext.insert(protocol);
+        tokio::spawn(serve_pushed(
+            self.conn.clone(),
+            req,
+            pushed,
+            slot,
+            promise.path,
+        ));
+        Ok(())
+    }
+}
+
+impl<S: HttpService> HintStream for Parent<S> {
+    fn send(&self, links: Vec<HeaderValue>) -> Result<(), EarlyHintsError> {
+        let mut res = Response::new(());
+        *res.status_mut() = StatusCode::EARLY_HINTS;
+        for link in links {
+            res.headers_mut().append(LINK, link);
+        }
+        let mut st = self.lock();
+        // h2 sends a 103 after the final head without complaint; the client then resets the
+        // stream. Refuse it here.
+        if st.head_sent {
+            return Err(EarlyHintsError::HeadSent);
+        }
+        st.respond
+            .send_informational(res)
+            .map_err(|e| EarlyHintsError::Protocol(e.to_string()))?;
+        st.early_hints += 1;
+        Ok(())
+    }
+}
+
+/// Produces and sends one pushed response; the slot is held until it has ended.
+async fn serve_pushed<S: HttpService>(
+    conn: Arc<Conn<S>>,
+    req: Request<Body>,
+    mut pushed: SendPushedResponse<Bytes>,
+    slot: PushSlot,
+    path: PathAndQuery,
+) {
+    let _slot = slot;
+    let info = conn.info;
+    let mut record = AccessRecord::new(
+        info.peer,
+        Protocol::H2 { tls: info.tls },
+        req.method(),
+        path.as_str(),
+    );
+    record.pushed_response = true;
+    let is_head = req.method() == Method::HEAD;
+
+    let response = conn.svc.respond(req);
+    let mut response = std::pin::pin!(response);
+    let result = poll_fn(|cx| {
+        if let Poll::Ready(r) = pushed.poll_reset(cx) {
+            return Poll::Ready(Err(r));
+        }
+        response.as_mut().poll(cx).map(Ok)
+    })
+    .await;
+    let end = match result {
+        Ok(Ok(res)) => send_pushed(&mut pushed, res.map(Either::<_, Body>::Left), is_head, &mut record).await,
+        Ok(Err(e)) => {
+            tracing::error!("service failed on pushed {path}: {e}");
+            send_pushed(&mut pushed, internal_error().map(Either::<S::ResBody, _>::Right), is_head, &mut record).await
+        }
+        Err(Ok(reason)) => SendEnd::Reset(reason),
+        Err(Err(_)) => SendEnd::Failed,
+    };
+    if let SendEnd::Reset(reason) = end {
+        if reason == Reason::CANCEL || reason == Reason::REFUSED_STREAM {
+            // The client has it or does not want it: never push it again on this connection.
+            conn.push_book.cancelled(&path);
+        }
+    }
+    record.finish(outcome_of(end));
+}
+
+async fn send_pushed<B>(
+    pushed: &mut SendPushedResponse<Bytes>,
+    res: Response<B>,
+    is_head: bool,
+    record: &mut AccessRecord,
+) -> SendEnd
+where
+    B: HttpBody<Data = Bytes>,
+    B::Error: Into<crate::BoxError>,
+{
+    let (mut head, body) = res.into_parts();
+    strip_connection_headers(&mut head.headers);
+    record.status = Some(head.status);
+    let eos = is_head || body.is_end_stream();
+    match pushed.send_response(Response::from_parts(head, ()), eos) {
+        Ok(_) if eos => SendEnd::Complete,
+        Ok(mut stream) => send_body(&mut stream, body, &mut record.bytes, || {}).await,
+        Err(_) => SendEnd::Failed,
+    }
+}

@@ -1,0 +1,162 @@
+//! Connection drivers: one per wire protocol, as hyper keeps them.
+//!
+//! This module owns turning a connected socket into requests for a service and responses back
+//! into frames: [`h2`] drives HTTP/2 with the `h2` crate (push and 103 live there), [`h1`]
+//! drives HTTP/1.1 with hyper, and [`sniff`] tells h2c prior knowledge from HTTP/1.1 on a
+//! plaintext port. The drivers know nothing of which resources to push or hint (that is
+//! [`crate::hints`]); listening, TLS and shutdown are [`crate::server`]'s.
+
+pub(crate) mod access_log;
+pub(crate) mod h1;
+pub(crate) mod h2;
+pub(crate) mod sniff;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use tower::ServiceExt;
+
+use crate::body::{Body, BoxError};
+
+/// The client's address, in every request's extensions (like axum's `ConnectInfo`).
+///
+/// ```
+/// use axum::{routing::get, Extension, Router};
+/// use h2push::PeerAddr;
+///
+/// async fn whoami(Extension(PeerAddr(addr)): Extension<PeerAddr>) -> String {
+///     addr.to_string()
+/// }
+/// let app: Router = Router::new().route("/whoami", get(whoami));
+/// # drop(app);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// How a request reached the server, in every request's extensions.
+///
+/// ```
+/// use h2push::Protocol;
+/// assert_eq!(Protocol::H2 { tls: true }.to_string(), "h2");
+/// assert_eq!(Protocol::H2 { tls: false }.to_string(), "h2c");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// HTTP/2, over TLS (`h2`) or plaintext prior knowledge (`h2c`).
+    H2 {
+        /// Whether the connection is TLS.
+        tls: bool,
+    },
+    /// HTTP/1.1, over TLS or plaintext.
+    Http1 {
+        /// Whether the connection is TLS.
+        tls: bool,
+    },
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Protocol::H2 { tls: true } => "h2",
+            Protocol::H2 { tls: false } => "h2c",
+            Protocol::Http1 { tls: true } => "https/1.1",
+            Protocol::Http1 { tls: false } => "http/1.1",
+        })
+    }
+}
+
+/// What a driver knows of its connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnInfo {
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub tls: bool,
+}
+
+/// Protocol limits and timeouts, shared by all connections of a server.
+///
+/// ```
+/// let limits = h2push::Limits {
+///     max_concurrent_streams: 256,
+///     ..Default::default()
+/// };
+/// assert_eq!(limits.max_concurrent_streams, 256);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Limits {
+    /// HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS` the server advertises (nginx: 128).
+    pub max_concurrent_streams: u32,
+    /// Largest request header list accepted, in bytes (HTTP/2 `MAX_HEADER_LIST_SIZE`;
+    /// HTTP/1.1 read buffer).
+    pub max_header_list_size: u32,
+    /// Open connections at most; further ones are closed at once.
+    pub max_connections: usize,
+    /// A connection with no request in flight for this long is closed (HTTP/2: GOAWAY).
+    pub idle_timeout: Duration,
+    /// Time allowed for the TLS handshake, the HTTP/2 preface or a request's headers.
+    pub header_read_timeout: Duration,
+    /// On shutdown, how long in-flight requests may take to finish before connections close.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_concurrent_streams: 128,
+            max_header_list_size: 64 * 1024,
+            max_connections: 10_000,
+            idle_timeout: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The services h2push serves: any `tower::Service<Request<Body>>` whose responses have a
+/// `Bytes` body, an axum `Router` among them. Blanket-implemented; not for implementing.
+pub trait HttpService: Clone + Send + Sync + 'static {
+    /// The response body.
+    type ResBody: http_body::Body<Data = Bytes, Error = Self::BodyError> + Send + 'static;
+    /// The response body's error.
+    type BodyError: Into<BoxError>;
+    /// Answers one request.
+    fn respond(
+        &self,
+        req: Request<Body>,
+    ) -> impl Future<Output = Result<Response<Self::ResBody>, BoxError>> + Send + 'static;
+}
+
+impl<S, B> HttpService for S
+where
+    S: tower_service::Service<Request<Body>, Response = Response<B>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type ResBody = B;
+    type BodyError = B::Error;
+
+    fn respond(
+        &self,
+        req: Request<Body>,
+    ) -> impl Future<Output = Result<Response<B>, BoxError>> + Send + 'static {
+        let svc = self.clone();
+        async move { svc.oneshot(req).await.map_err(Into::into) }
+    }
+}
+
+/// The answer when the service itself fails: a plain 500 (the error goes to the log).
+pub(crate) fn internal_error() -> Response<Body> {
+    let mut res = Response::new(Body::from("internal server error\n"));
+    *res.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+    res
+}

@@ -1,0 +1,458 @@
+//! Server push: the [`Pusher`] request extension and the rules every push must pass.
+//!
+//! This module owns the push API an application sees (like Go's `http.Pusher`) and the guards
+//! of RFC 9113 §8.4 that do not depend on frames: safe methods only, same origin only, a valid
+//! path, one push per path per connection ([`PushBook`]), and no more outstanding pushes than
+//! the client allows. Sending PUSH_PROMISE frames and the pushed responses is left to the
+//! HTTP/2 driver in [`crate::conn`], which implements [`PushStream`]; which resources deserve a
+//! push is left to the hint policy in [`crate::hints`].
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+
+/// Why a push was not made. Every variant is a normal outcome, not a failure of the page:
+/// the parent response goes on either way.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PushError {
+    /// The client sent `SETTINGS_ENABLE_PUSH = 0` (curl, Chrome ≥ 106, Firefox ≥ 132).
+    #[error("the client disabled server push (SETTINGS_ENABLE_PUSH = 0)")]
+    Disabled,
+    /// The request came over HTTP/1.1, which has no push.
+    #[error("server push needs HTTP/2; this request came over HTTP/1.1")]
+    Http1,
+    /// A pushed response cannot push (RFC 9113 §8.4: promises go on client-initiated streams).
+    #[error("a pushed response cannot push")]
+    Nested,
+    /// This path was already pushed on this connection.
+    #[error("{0} was already pushed on this connection")]
+    AlreadyPushed(String),
+    /// The client cancelled an earlier push of this path on this connection.
+    #[error("the client cancelled an earlier push of {0}")]
+    Cancelled(String),
+    /// The parent response has ended; a PUSH_PROMISE can only go on an open stream
+    /// (RFC 9113 §8.4).
+    #[error("the parent response has already ended")]
+    ParentClosed,
+    /// As many pushes are outstanding as the client's `SETTINGS_MAX_CONCURRENT_STREAMS` allows.
+    #[error("{limit} pushes are already outstanding, the client's limit")]
+    TooManyPushes {
+        /// The client's limit.
+        limit: usize,
+    },
+    /// Only GET and HEAD can be pushed (RFC 9113 §8.4: safe, cacheable, no content).
+    #[error("{0} cannot be pushed: only GET and HEAD are safe and cacheable")]
+    UnsafeMethod(Method),
+    /// The path names another origin than the parent request's (RFC 9113 §8.4.1).
+    #[error("{0} is not of the same origin as the request")]
+    CrossOrigin(String),
+    /// The path is not an absolute path like `/style.css`.
+    #[error("{0:?} is not a push path (it must start with a single '/')")]
+    InvalidPath(String),
+    /// The HTTP/2 layer refused the promise.
+    #[error("the HTTP/2 layer refused the push: {0}")]
+    Protocol(String),
+}
+
+/// A promised request: what a PUSH_PROMISE announces and what the pushed response answers.
+#[derive(Debug, Clone)]
+pub struct Promise {
+    /// GET or HEAD.
+    pub method: Method,
+    /// The path and query, e.g. `/style.css`.
+    pub path: PathAndQuery,
+    /// Extra header fields for the promise, e.g. `accept-encoding`.
+    pub headers: HeaderMap,
+}
+
+/// The HTTP/2 side of a push: implemented by the connection driver for one parent stream.
+pub(crate) trait PushStream: Send + Sync {
+    /// The parent request's scheme and authority; a promise must repeat them (RFC 9113 §8.4.1).
+    fn origin(&self) -> (&Scheme, &Authority);
+    /// Sends the PUSH_PROMISE and starts the pushed response.
+    fn push(&self, promise: Promise) -> Result<(), PushError>;
+}
+
+/// Pushes resources to the client along with the current response (a request extension).
+///
+/// Every request h2push serves carries a `Pusher`. Over HTTP/2 it sends a PUSH_PROMISE and
+/// produces the pushed response by running the same service on a synthetic GET, so static
+/// files and application routes alike can be pushed. Over HTTP/1.1, or when the client has
+/// disabled push, every call returns a [`PushError`] and nothing else happens.
+///
+/// ```
+/// use axum::{routing::get, Extension, Router};
+/// use h2push::Pusher;
+///
+/// async fn index(Extension(pusher): Extension<Pusher>) -> &'static str {
+///     // Not pushing is never an error for the page itself.
+///     let _ = pusher.push("/style.css");
+///     "<link rel=stylesheet href=/style.css>"
+/// }
+///
+/// let app: Router = Router::new().route("/", get(index));
+/// # drop(app);
+/// ```
+#[derive(Clone)]
+pub struct Pusher {
+    inner: Result<Arc<dyn PushStream>, PushError>,
+}
+
+impl Pusher {
+    pub(crate) fn new(stream: Arc<dyn PushStream>) -> Self {
+        Pusher { inner: Ok(stream) }
+    }
+
+    /// A pusher whose every push fails with `why`.
+    ///
+    /// ```
+    /// use h2push::{PushError, Pusher};
+    /// let p = Pusher::unavailable(PushError::Http1);
+    /// assert_eq!(p.push("/a.css"), Err(PushError::Http1));
+    /// ```
+    pub fn unavailable(why: PushError) -> Self {
+        Pusher { inner: Err(why) }
+    }
+
+    /// Whether pushes can be attempted at all (HTTP/2, push not known to be disabled).
+    ///
+    /// ```
+    /// # use h2push::{PushError, Pusher};
+    /// assert!(!Pusher::unavailable(PushError::Disabled).is_available());
+    /// ```
+    pub fn is_available(&self) -> bool {
+        self.inner.is_ok()
+    }
+
+    /// Pushes `path` (e.g. `/app.js`, or an absolute URL of the same origin) with GET.
+    ///
+    /// ```
+    /// # use h2push::{PushError, Pusher};
+    /// # let pusher = Pusher::unavailable(PushError::Http1);
+    /// match pusher.push("/app.js") {
+    ///     Ok(()) => {}
+    ///     Err(why) => eprintln!("not pushed: {why}"),
+    /// }
+    /// ```
+    pub fn push(&self, path: &str) -> Result<(), PushError> {
+        self.promise(path).send()
+    }
+
+    /// Starts a promise with extra header fields or another method.
+    ///
+    /// ```
+    /// # use h2push::{PushError, Pusher};
+    /// # let pusher = Pusher::unavailable(PushError::Http1);
+    /// let _ = pusher
+    ///     .promise("/app.js")
+    ///     .header(http::header::ACCEPT_ENCODING, http::HeaderValue::from_static("br"))
+    ///     .send();
+    /// ```
+    pub fn promise(&self, path: &str) -> PushBuilder<'_> {
+        PushBuilder {
+            pusher: self,
+            path: path.to_owned(),
+            method: Method::GET,
+            headers: HeaderMap::new(),
+        }
+    }
+}
+
+impl fmt::Debug for Pusher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner {
+            Ok(_) => f.write_str("Pusher(available)"),
+            Err(e) => write!(f, "Pusher(unavailable: {e})"),
+        }
+    }
+}
+
+/// A push being put together; see [`Pusher::promise`].
+#[must_use = "a promise does nothing until .send()"]
+pub struct PushBuilder<'a> {
+    pusher: &'a Pusher,
+    path: String,
+    method: Method,
+    headers: HeaderMap,
+}
+
+impl PushBuilder<'_> {
+    /// The method of the promised request: GET (the default) or HEAD.
+    ///
+    /// ```
+    /// # use h2push::{PushError, Pusher};
+    /// # let pusher = Pusher::unavailable(PushError::Http1);
+    /// let _ = pusher.promise("/big.bin").method(http::Method::HEAD).send();
+    /// ```
+    pub fn method(mut self, method: Method) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// Adds a header field to the promised request.
+    ///
+    /// ```
+    /// # use h2push::{PushError, Pusher};
+    /// # let pusher = Pusher::unavailable(PushError::Http1);
+    /// let _ = pusher
+    ///     .promise("/font.woff2")
+    ///     .header(http::header::ACCEPT, http::HeaderValue::from_static("font/woff2"))
+    ///     .send();
+    /// ```
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// Checks the promise against RFC 9113 §8.4 and sends it.
+    ///
+    /// ```
+    /// # use h2push::{PushError, Pusher};
+    /// # let pusher = Pusher::unavailable(PushError::Http1);
+    /// assert_eq!(pusher.promise("/a.css").send(), Err(PushError::Http1));
+    /// ```
+    pub fn send(self) -> Result<(), PushError> {
+        let stream = self.pusher.inner.as_ref().map_err(Clone::clone)?;
+        if self.method != Method::GET && self.method != Method::HEAD {
+            return Err(PushError::UnsafeMethod(self.method));
+        }
+        let (scheme, authority) = stream.origin();
+        let path = same_origin_path(&self.path, scheme, authority)?;
+        stream.push(Promise {
+            method: self.method,
+            path,
+            headers: self.headers,
+        })
+    }
+}
+
+/// The path of `target` if it is a local path or an absolute URL of the given origin.
+fn same_origin_path(
+    target: &str,
+    scheme: &Scheme,
+    authority: &Authority,
+) -> Result<PathAndQuery, PushError> {
+    let invalid = || PushError::InvalidPath(target.to_owned());
+    if target.starts_with('/') {
+        // "//host/x" is a scheme-relative URL naming another authority, not a path.
+        if target.starts_with("//") {
+            return Err(PushError::CrossOrigin(target.to_owned()));
+        }
+        return target.parse::<PathAndQuery>().map_err(|_| invalid());
+    }
+    let uri: Uri = target.parse().map_err(|_| invalid())?;
+    match (uri.scheme(), uri.authority()) {
+        (Some(s), Some(a)) if s == scheme && a.as_str().eq_ignore_ascii_case(authority.as_str()) => {
+            Ok(uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/")))
+        }
+        (Some(_), Some(_)) => Err(PushError::CrossOrigin(target.to_owned())),
+        _ => Err(invalid()),
+    }
+}
+
+/// The per-connection push ledger: which paths were pushed or cancelled, how many pushes
+/// are outstanding, and what the client allows.
+///
+/// The HTTP/2 driver consults it before every PUSH_PROMISE, so that one connection never
+/// pushes a path twice and never holds more outstanding pushes than the client's
+/// `SETTINGS_MAX_CONCURRENT_STREAMS` (above it, h2 ≥ 0.4.15 queues the extra pushed
+/// responses and answers a client's reset of a queued one with GOAWAY).
+#[derive(Debug)]
+pub(crate) struct PushBook {
+    disabled: AtomicBool,
+    limit: AtomicUsize,
+    outstanding: AtomicUsize,
+    pushed: Mutex<HashSet<PathAndQuery>>,
+    cancelled: Mutex<HashSet<PathAndQuery>>,
+}
+
+/// One outstanding push; releases its slot in the [`PushBook`] when dropped.
+pub(crate) struct PushSlot {
+    book: Arc<PushBook>,
+}
+
+impl Drop for PushSlot {
+    fn drop(&mut self) {
+        self.book.outstanding.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl PushBook {
+    pub(crate) fn new() -> Self {
+        PushBook {
+            disabled: AtomicBool::new(false),
+            limit: AtomicUsize::new(usize::MAX),
+            outstanding: AtomicUsize::new(0),
+            pushed: Mutex::new(HashSet::new()),
+            cancelled: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Records the client's current `SETTINGS_MAX_CONCURRENT_STREAMS`.
+    pub(crate) fn set_limit(&self, limit: usize) {
+        self.limit.store(limit, Ordering::Relaxed);
+    }
+
+    /// Records that the client refused push for this connection.
+    pub(crate) fn set_disabled(&self) {
+        self.disabled.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the client is known to have disabled push.
+    pub(crate) fn is_disabled(&self) -> bool {
+        self.disabled.load(Ordering::Relaxed)
+    }
+
+    /// Reserves a slot for pushing `path`, or says why not. The path counts as pushed only
+    /// once [`PushBook::commit`] is called, after the PUSH_PROMISE went out.
+    pub(crate) fn reserve(self: &Arc<Self>, path: &PathAndQuery) -> Result<PushSlot, PushError> {
+        if self.is_disabled() {
+            return Err(PushError::Disabled);
+        }
+        if lock(&self.cancelled).contains(path) {
+            return Err(PushError::Cancelled(path.to_string()));
+        }
+        if lock(&self.pushed).contains(path) {
+            return Err(PushError::AlreadyPushed(path.to_string()));
+        }
+        let limit = self.limit.load(Ordering::Relaxed);
+        let taken = self
+            .outstanding
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            });
+        match taken {
+            Ok(_) => Ok(PushSlot { book: self.clone() }),
+            Err(_) => Err(PushError::TooManyPushes { limit }),
+        }
+    }
+
+    /// Marks `path` as pushed on this connection; false if another push of it won the race.
+    pub(crate) fn commit(&self, path: &PathAndQuery) -> bool {
+        lock(&self.pushed).insert(path.clone())
+    }
+
+    /// Marks `path` as cancelled by the client: it is not pushed again on this connection.
+    pub(crate) fn cancelled(&self, path: &PathAndQuery) {
+        lock(&self.cancelled).insert(path.clone());
+    }
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked (plain sets).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin() -> (Scheme, Authority) {
+        (Scheme::HTTPS, Authority::from_static("example.com:8443"))
+    }
+
+    #[test]
+    fn local_paths_pass() {
+        let (s, a) = origin();
+        assert_eq!(same_origin_path("/a.css?v=1", &s, &a).unwrap(), "/a.css?v=1");
+    }
+
+    #[test]
+    fn absolute_url_of_same_origin_passes_and_others_fail() {
+        let (s, a) = origin();
+        assert_eq!(
+            same_origin_path("https://EXAMPLE.com:8443/x.js", &s, &a).unwrap(),
+            "/x.js"
+        );
+        assert!(matches!(
+            same_origin_path("https://other.com:8443/x.js", &s, &a),
+            Err(PushError::CrossOrigin(_))
+        ));
+        assert!(matches!(
+            same_origin_path("http://example.com:8443/x.js", &s, &a),
+            Err(PushError::CrossOrigin(_))
+        ));
+        assert!(matches!(
+            same_origin_path("//other.com/x.js", &s, &a),
+            Err(PushError::CrossOrigin(_))
+        ));
+    }
+
+    #[test]
+    fn relative_and_garbage_paths_fail() {
+        let (s, a) = origin();
+        for bad in ["a.css", "", "/a b", "javascript:alert(1)"] {
+            assert!(
+                matches!(same_origin_path(bad, &s, &a), Err(PushError::InvalidPath(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn book_refuses_a_second_push_and_cancelled_paths() {
+        let book = Arc::new(PushBook::new());
+        let p = PathAndQuery::from_static("/a.css");
+        let slot = book.reserve(&p).unwrap();
+        assert!(book.commit(&p));
+        drop(slot);
+        assert_eq!(
+            book.reserve(&p).err(),
+            Some(PushError::AlreadyPushed("/a.css".into()))
+        );
+        let q = PathAndQuery::from_static("/b.css");
+        book.cancelled(&q);
+        assert_eq!(
+            book.reserve(&q).err(),
+            Some(PushError::Cancelled("/b.css".into()))
+        );
+    }
+
+    #[test]
+    fn book_holds_outstanding_pushes_to_the_limit() {
+        let book = Arc::new(PushBook::new());
+        book.set_limit(2);
+        let a = book.reserve(&PathAndQuery::from_static("/a")).unwrap();
+        let _b = book.reserve(&PathAndQuery::from_static("/b")).unwrap();
+        assert_eq!(
+            book.reserve(&PathAndQuery::from_static("/c")).err(),
+            Some(PushError::TooManyPushes { limit: 2 })
+        );
+        drop(a);
+        assert!(book.reserve(&PathAndQuery::from_static("/c")).is_ok());
+    }
+
+    #[test]
+    fn unsafe_methods_are_refused_before_anything_is_sent() {
+        struct Never(Scheme, Authority);
+        impl PushStream for Never {
+            fn origin(&self) -> (&Scheme, &Authority) {
+                (&self.0, &self.1)
+            }
+            fn push(&self, _: Promise) -> Result<(), PushError> {
+                panic!("must not be reached")
+            }
+        }
+        let (s, a) = origin();
+        let p = Pusher::new(Arc::new(Never(s, a)));
+        assert_eq!(
+            p.promise("/x").method(Method::POST).send(),
+            Err(PushError::UnsafeMethod(Method::POST))
+        );
+    }
+
+    #[test]
+    fn disabled_book_refuses() {
+        let book = Arc::new(PushBook::new());
+        book.set_disabled();
+        assert_eq!(
+            book.reserve(&PathAndQuery::from_static("/a")).err(),
+            Some(PushError::Disabled)
+        );
+    }
+}

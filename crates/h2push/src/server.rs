@@ -1,0 +1,382 @@
+//! The server: listeners, TLS, connection limits and graceful shutdown.
+//!
+//! This module owns everything between a listening socket and a connection driver: binding
+//! (each address a clear error), the TLS handshake and ALPN choice (`h2` → HTTP/2, otherwise
+//! HTTP/1.1), preface sniffing on plaintext ports, the connection cap, and shutdown in two
+//! steps — stop accepting and ask every connection to finish (GOAWAY on HTTP/2), then after
+//! the grace period close what is left. Serving requests is [`crate::conn`]'s.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
+
+use crate::conn::sniff::{sniff, Sniffed};
+use crate::conn::{h1, h2, ConnInfo, HttpService, Limits};
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// A listening address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+    /// A TLS address was given but no TLS configuration.
+    #[error("{0} is a TLS address but the server has no TLS configuration; call .tls(..)")]
+    NoTls(SocketAddr),
+    /// Nothing to listen on.
+    #[error("no address to listen on")]
+    NoAddress,
+}
+
+/// Builds a [`Server`]: addresses, TLS, limits.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use axum::{routing::get, Router};
+/// let identity = h2push::tls::TlsIdentity::generate_dev()?;
+/// let server = h2push::Server::builder()
+///     .tls(identity.server_config(&[b"h2", b"http/1.1"])?)
+///     .bind_tls("127.0.0.1:8443".parse()?)
+///     .bind_plain("127.0.0.1:8080".parse()?)
+///     .build()?;
+/// let app: Router = Router::new().route("/", get(|| async { "hello" }));
+/// server.serve(app).await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Default)]
+#[must_use]
+pub struct ServerBuilder {
+    tls: Option<Arc<rustls::ServerConfig>>,
+    limits: Limits,
+    tls_addrs: Vec<SocketAddr>,
+    plain_addrs: Vec<SocketAddr>,
+}
+
+impl ServerBuilder {
+    /// The TLS configuration for TLS addresses. Without ALPN protocols set, `h2` and
+    /// `http/1.1` are offered.
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Protocol limits and timeouts.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Listens on `addr` for TLS (HTTP/2 and HTTP/1.1 by ALPN). May be called again.
+    pub fn bind_tls(mut self, addr: SocketAddr) -> Self {
+        self.tls_addrs.push(addr);
+        self
+    }
+
+    /// Listens on `addr` in plaintext: HTTP/1.1, and h2c for clients that open with the
+    /// HTTP/2 preface (prior knowledge). May be called again.
+    pub fn bind_plain(mut self, addr: SocketAddr) -> Self {
+        self.plain_addrs.push(addr);
+        self
+    }
+
+    /// Binds every address (port 0 picks a free port; see [`Server::tls_addrs`]).
+    pub fn build(self) -> Result<Server, ServerError> {
+        let tls = match self.tls {
+            Some(mut cfg) => {
+                if cfg.alpn_protocols.is_empty() {
+                    Arc::make_mut(&mut cfg).alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+                }
+                Some(TlsAcceptor::from(cfg))
+            }
+            None => None,
+        };
+        if self.tls_addrs.is_empty() && self.plain_addrs.is_empty() {
+            return Err(ServerError::NoAddress);
+        }
+        let mut listeners = Vec::new();
+        for addr in self.tls_addrs {
+            if tls.is_none() {
+                return Err(ServerError::NoTls(addr));
+            }
+            listeners.push((bind(addr)?, true));
+        }
+        for addr in self.plain_addrs {
+            listeners.push((bind(addr)?, false));
+        }
+        let (shutdown, _) = watch::channel(false);
+        Ok(Server {
+            tls,
+            limits: Arc::new(self.limits),
+            listeners,
+            shutdown,
+        })
+    }
+}
+
+fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, ServerError> {
+    let err = |source| ServerError::Bind { addr, source };
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )
+    .map_err(err)?;
+    socket.set_reuse_address(true).map_err(err)?;
+    socket.set_nonblocking(true).map_err(err)?;
+    socket.bind(&addr.into()).map_err(err)?;
+    socket.listen(1024).map_err(err)?;
+    Ok(socket.into())
+}
+
+/// An HTTP/2 and HTTP/1.1 server for any [`HttpService`], with push and 103 Early Hints.
+pub struct Server {
+    tls: Option<TlsAcceptor>,
+    limits: Arc<Limits>,
+    listeners: Vec<(std::net::TcpListener, bool)>,
+    shutdown: watch::Sender<bool>,
+}
+
+/// Starts a graceful shutdown of the [`Server`] it came from.
+///
+/// ```no_run
+/// # async fn run(server: h2push::Server) {
+/// let handle = server.shutdown_handle();
+/// tokio::spawn(async move {
+///     h2push::server::shutdown_signal().await;
+///     handle.shutdown();
+/// });
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct ShutdownHandle(watch::Sender<bool>);
+
+impl ShutdownHandle {
+    /// Stops accepting, sends GOAWAY, lets in-flight requests finish within the grace period.
+    pub fn shutdown(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+/// Waits for a shutdown (graceful or forced) to be asked for.
+#[derive(Clone)]
+pub(crate) struct ShutdownSignal(watch::Receiver<bool>);
+
+impl ShutdownSignal {
+    pub(crate) async fn wait(&mut self) {
+        if self.0.wait_for(|stop| *stop).await.is_err() {
+            // The server is gone without asking; nothing will ever ask.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+impl Server {
+    /// Starts building a server.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// The bound TLS addresses, in the order given.
+    pub fn tls_addrs(&self) -> Vec<SocketAddr> {
+        self.addrs(true)
+    }
+
+    /// The bound plaintext addresses, in the order given.
+    pub fn plain_addrs(&self) -> Vec<SocketAddr> {
+        self.addrs(false)
+    }
+
+    fn addrs(&self, tls: bool) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter(|(_, t)| *t == tls)
+            .filter_map(|(l, _)| l.local_addr().ok())
+            .collect()
+    }
+
+    /// A handle that starts a graceful shutdown.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.shutdown.clone())
+    }
+
+    /// Serves `svc` until a shutdown is asked for through a [`ShutdownHandle`], then drains:
+    /// returns once every connection has finished, or the grace period is over.
+    pub async fn serve<S: HttpService>(self, svc: S) {
+        let Server {
+            tls,
+            limits,
+            listeners,
+            shutdown,
+        } = self;
+        let graceful = ShutdownSignal(shutdown.subscribe());
+        let (force_tx, force_rx) = watch::channel(false);
+        let force = ShutdownSignal(force_rx);
+        let (drain_tx, mut drained) = mpsc::channel::<()>(1);
+        let slots = Arc::new(Semaphore::new(limits.max_connections));
+
+        let mut accept_tasks = Vec::new();
+        for (listener, is_tls) in listeners {
+            let listener = match TcpListener::from_std(listener) {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!("cannot use a listener: {e}");
+                    continue;
+                }
+            };
+            let acceptor = if is_tls { tls.clone() } else { None };
+            accept_tasks.push(tokio::spawn(accept_loop(
+                listener,
+                acceptor,
+                svc.clone(),
+                limits.clone(),
+                slots.clone(),
+                graceful.clone(),
+                force.clone(),
+                drain_tx.clone(),
+            )));
+        }
+        drop(drain_tx);
+
+        let mut asked = graceful.clone();
+        asked.wait().await;
+        for t in &accept_tasks {
+            t.abort();
+        }
+        for t in accept_tasks {
+            let _ = t.await;
+        }
+        // Every connection task holds a drain sender; recv() ends when the last is gone.
+        if tokio::time::timeout(limits.shutdown_grace, drained.recv())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "shutdown grace of {:?} over; closing the remaining connections",
+                limits.shutdown_grace
+            );
+            force_tx.send_replace(true);
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drained.recv()).await;
+        }
+        drop(shutdown);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn accept_loop<S: HttpService>(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    svc: S,
+    limits: Arc<Limits>,
+    slots: Arc<Semaphore>,
+    graceful: ShutdownSignal,
+    force: ShutdownSignal,
+    drain: mpsc::Sender<()>,
+) {
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "connection limit of {} reached; closing", limits.max_connections);
+            continue;
+        };
+        let (svc, limits, tls, graceful, mut force, drain) = (
+            svc.clone(),
+            limits.clone(),
+            tls.clone(),
+            graceful.clone(),
+            force.clone(),
+            drain.clone(),
+        );
+        tokio::spawn(async move {
+            let _permit = permit;
+            let _drain = drain;
+            tokio::select! {
+                () = serve_connection(tcp, peer, tls, svc, &limits, graceful) => {}
+                () = force.wait() => {}
+            }
+        });
+    }
+}
+
+async fn serve_connection<S: HttpService>(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    svc: S,
+    limits: &Limits,
+    shutdown: ShutdownSignal,
+) {
+    let _ = tcp.set_nodelay(true);
+    let Ok(local) = tcp.local_addr() else { return };
+    let info = ConnInfo {
+        peer,
+        local,
+        tls: tls.is_some(),
+    };
+    match tls {
+        Some(acceptor) => {
+            let stream = match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, "TLS handshake failed: {e}");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                h2::serve(stream, svc, info, limits, shutdown).await
+            } else {
+                h1::serve(stream, svc, info, limits, shutdown).await
+            }
+        }
+        None => match sniff(&tcp, limits.header_read_timeout).await {
+            Ok(Sniffed::H2c) => h2::serve(tcp, svc, info, limits, shutdown).await,
+            Ok(Sniffed::Http1) => h1::serve(tcp, svc, info, limits, shutdown).await,
+            Err(e) => tracing::debug!(%peer, "no request: {e}"),
+        },
+    }
+}
