@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Small-file throughput of h2push against nginx and h2o (and nghttpd), side by side on this
+# machine, plus h2push's memory: idle RSS and RSS with 1,000 idle HTTP/2 connections.
+#
+#   bench/throughput.sh [-r ROUNDS] [-n REQUESTS] [-a 'H2LOAD ARGS'] [--peers 'nginx h2o']
+#
+# Every server serves examples/site over TLS on loopback with the same certificate; h2load
+# fetches /style.css. Ratios are against h2push (the first column). The peers come from
+# ../shared/bench/peers.sh and the comparison from ../shared/bench/h2load-compare.sh.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+shared=${H2PUSH_SHARED:-$top/../shared}
+rounds=3 n=100000 h2load_args='-c 50 -m 10' peers='nginx h2o'
+while (($#)); do
+  case $1 in
+  -r) rounds=$2; shift 2 ;;
+  -n) n=$2; shift 2 ;;
+  -a) h2load_args=$2; shift 2 ;;
+  --peers) peers=$2; shift 2 ;;
+  *) sed -n '2,9p' "$0" >&2; exit 2 ;;
+  esac
+done
+[[ -x $shared/bench/peers.sh ]] || { echo "need $shared/bench/peers.sh (set H2PUSH_SHARED)" >&2; exit 2; }
+
+"$shared/bench/peers.sh" install
+cargo build --release -q -p h2push-cli -p h2push-bench --manifest-path "$top/Cargo.toml"
+bin=$top/target/release/h2push
+run=$(mktemp -d /tmp/h2push-bench-XXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do "$shared/bench/peers.sh" stop "$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+"$bin" cert --out "$run" >/dev/null
+site=$top/examples/site
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+port=$(free_port)
+"$bin" serve "$site" --addr "127.0.0.1:$port" --cert "$run/cert.pem" --key "$run/key.pem" \
+  --config "$top/examples/h2push.toml" --no-access-log >"$run/h2push.log" 2>&1 &
+h2push_pid=$!
+pids+=("$h2push_pid")
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+targets=("h2push=https://127.0.0.1:$port/style.css")
+for peer in $peers; do
+  p=$(free_port)
+  pids+=("$("$shared/bench/peers.sh" start "$peer" "$p" "$site" "$run/cert.pem" "$run/key.pem")")
+  targets+=("$peer=https://127.0.0.1:$p/style.css")
+done
+
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+echo "# h2load -n $n $h2load_args, $rounds rounds, $(nproc) cores, $(date -u +%F)"
+"$shared/bench/h2load-compare.sh" -r "$rounds" -n "$n" -a "$h2load_args" "${targets[@]}"
+
+# Memory: h2push after the load, then with 1,000 idle HTTP/2 connections held open.
+echo
+echo "h2push RSS after load: $(rss "$h2push_pid") KiB"
+fresh=$(free_port)
+"$bin" serve "$site" --addr "127.0.0.1:$fresh" --cert "$run/cert.pem" --key "$run/key.pem" \
+  --no-access-log >"$run/h2push-idle.log" 2>&1 &
+idle_pid=$!
+pids+=("$idle_pid")
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$fresh") 2>/dev/null && break; sleep 0.1; done
+sleep 0.5
+before=$(rss "$idle_pid")
+"$top/target/release/idle-conns" --addr "127.0.0.1:$fresh" --path /style.css -n 1000 --hold 4 >/dev/null &
+holder=$!
+sleep 3
+for _ in $(seq 60); do
+  open=$(ss -Htn state established "( sport = :$fresh )" | wc -l)
+  ((open >= 1000)) && break
+  sleep 0.5
+done
+with=$(rss "$idle_pid")
+wait "$holder" || true
+echo "h2push idle RSS (fresh process): $before KiB"
+echo "h2push RSS with $open idle h2 connections: $with KiB ($(((with - before) / (open > 0 ? open : 1))) KiB per connection)"

@@ -1,0 +1,260 @@
+//! The `h2push.toml` configuration file.
+//!
+//! This module owns the file's format and its errors: every mistake names the file, the line
+//! and column, and the key (toml's spans carry them; values are checked while deserializing
+//! so that their errors get a span too). Command-line flags override what the file says;
+//! merging them is `serve`'s business.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use h2push::hints::{Hint, PushRule};
+use serde::de::{self, Deserializer};
+use serde::Deserialize;
+
+/// The whole file. Every section and key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The directory to serve (the command line's ROOT wins).
+    pub root: Option<PathBuf>,
+    /// TLS addresses (HTTP/2 + HTTP/1.1).
+    #[serde(default)]
+    pub listen: Vec<SocketAddr>,
+    /// Plaintext addresses (HTTP/1.1 + h2c prior knowledge).
+    #[serde(default)]
+    pub h2c: Vec<SocketAddr>,
+    /// `Cache-Control` for static files.
+    pub cache_control: Option<String>,
+    /// Serve `.br`/`.gz` siblings.
+    pub precompressed: Option<bool>,
+    #[serde(default)]
+    pub tls: TlsSection,
+    #[serde(default)]
+    pub hints: HintsSection,
+    #[serde(default)]
+    pub limits: LimitsSection,
+    /// `[[push]]` rules, nginx `http2_push` style.
+    #[serde(default)]
+    pub push: Vec<PushSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HintsSection {
+    /// Push the `[[push]]` resources (default true).
+    pub push: Option<bool>,
+    /// Push the response's `Link: rel=preload` resources (default true).
+    pub push_preload: Option<bool>,
+    /// Send the `[[push]]` resources as 103 Early Hints to navigations (default true).
+    pub early_hints: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    pub max_concurrent_streams: Option<u32>,
+    pub max_header_list_size: Option<u32>,
+    pub max_connections: Option<usize>,
+    pub idle_timeout_secs: Option<u64>,
+    pub header_read_timeout_secs: Option<u64>,
+    pub shutdown_grace_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushSection {
+    /// An exact path, or a prefix ending in `*`.
+    pub path: LocalPath,
+    /// Paths, or tables `{ path = "/f.woff2", as = "font", nopush = true }`.
+    pub resources: Vec<Resource>,
+}
+
+/// A path that starts with exactly one `/`, checked while parsing so the error has a line.
+#[derive(Debug, Clone)]
+pub struct LocalPath(pub String);
+
+impl<'de> Deserialize<'de> for LocalPath {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if !s.starts_with('/') || s.starts_with("//") {
+            return Err(de::Error::custom(format!(
+                "{s:?} is not a local path; write it like \"/style.css\""
+            )));
+        }
+        if s.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(de::Error::custom(format!(
+                "{s:?} contains spaces or control characters; percent-encode them"
+            )));
+        }
+        Ok(LocalPath(s))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Resource {
+    Path(LocalPath),
+    Table(ResourceTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceTable {
+    pub path: LocalPath,
+    #[serde(rename = "as")]
+    pub as_: Option<String>,
+    pub crossorigin: Option<String>,
+    #[serde(default)]
+    pub nopush: bool,
+}
+
+impl Resource {
+    fn to_hint(&self) -> Hint {
+        match self {
+            Resource::Path(p) => Hint::new(p.0.clone()),
+            Resource::Table(t) => {
+                let mut h = Hint::new(t.path.0.clone());
+                if let Some(a) = &t.as_ {
+                    h.as_ = Some(a.clone());
+                }
+                if t.crossorigin.is_some() {
+                    h.crossorigin = t.crossorigin.clone();
+                }
+                h.nopush = t.nopush;
+                h
+            }
+        }
+    }
+}
+
+impl Config {
+    /// The push rules, in file order.
+    pub fn push_rules(&self) -> Vec<PushRule> {
+        self.push
+            .iter()
+            .map(|p| PushRule::new(p.path.0.clone(), p.resources.iter().map(Resource::to_hint)))
+            .collect()
+    }
+
+    /// Reads and parses `path`. Relative paths inside the file are taken relative to the
+    /// file's directory.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_owned(),
+            message: format!("cannot read it: {e}"),
+        })?;
+        let mut config = Config::parse(&text).map_err(|message| ConfigError {
+            file: path.to_owned(),
+            message,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [&mut config.root, &mut config.tls.cert, &mut config.tls.key]
+            .into_iter()
+            .flatten()
+        {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(config)
+    }
+
+    /// Parses a file's text; the error says line, column and key.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e: toml::de::Error| {
+            let at = e.span().map(|s| line_col(text, s.start));
+            match at {
+                Some((line, col)) => format!("line {line}, column {col}: {}", e.message()),
+                None => e.message().to_owned(),
+            }
+        })
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// A configuration file that could not be used.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.file.display(), self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_file_parses() {
+        let c = Config::parse(
+            r#"
+root = "site"
+listen = ["127.0.0.1:8443"]
+h2c = ["127.0.0.1:8080"]
+cache_control = "max-age=60"
+[hints]
+early_hints = false
+[limits]
+max_concurrent_streams = 64
+[[push]]
+path = "/"
+resources = ["/style.css", { path = "/f.woff2", nopush = true }]
+"#,
+        )
+        .unwrap();
+        let rules = c.push_rules();
+        assert_eq!(rules[0].path, "/");
+        assert_eq!(rules[0].resources[0].as_.as_deref(), Some("style"));
+        assert!(rules[0].resources[1].nopush);
+        assert_eq!(rules[0].resources[1].as_.as_deref(), Some("font"));
+        assert_eq!(c.hints.early_hints, Some(false));
+        assert_eq!(c.limits.max_concurrent_streams, Some(64));
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let e = Config::parse("[[push]]\npath = \"/\"\nresorces = [\"/a.css\"]\n").unwrap_err();
+        assert!(e.starts_with("line 3, column 1:"), "{e}");
+        assert!(e.contains("resorces"), "{e}");
+    }
+
+    #[test]
+    fn bad_path_names_its_line() {
+        let e = Config::parse("[[push]]\npath = \"/\"\nresources = [\"style.css\"]\n").unwrap_err();
+        assert!(e.starts_with("line 3"), "{e}");
+    }
+
+    #[test]
+    fn bad_address_names_its_line() {
+        let e = Config::parse("\n\nlisten = [\"localhost\"]\n").unwrap_err();
+        assert!(e.starts_with("line 3"), "{e}");
+    }
+
+    #[test]
+    fn rule_path_must_be_local() {
+        let e = Config::parse("[[push]]\npath = \"http://x/\"\nresources = []\n").unwrap_err();
+        assert!(e.contains("not a local path"), "{e}");
+    }
+}

@@ -1,0 +1,210 @@
+//! `h2push serve`: static files over HTTPS with push and 103 Early Hints.
+//!
+//! This module owns turning flags and the config file into a running server: flags override
+//! the file, the file overrides the defaults. With no certificate given, it makes one in
+//! memory and prints the pin Chromium needs to trust it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use h2push::files::StaticFiles;
+use h2push::hints::{HintLayer, HintPolicy};
+use h2push::tls::TlsIdentity;
+use h2push::{Limits, Server};
+use tower::Layer;
+
+use crate::config::Config;
+use crate::CliError;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The directory to serve [default: the config's `root`, else the current directory].
+    root: Option<PathBuf>,
+    /// Listen for HTTPS (HTTP/2 and HTTP/1.1 by ALPN) here. May repeat.
+    /// [default: 127.0.0.1:8443]
+    #[arg(long = "addr", value_name = "ADDR")]
+    addrs: Vec<SocketAddr>,
+    /// Also listen in plaintext here: HTTP/1.1, and h2c for clients with prior knowledge.
+    /// Off unless given. May repeat.
+    #[arg(long = "h2c", value_name = "ADDR")]
+    h2c: Vec<SocketAddr>,
+    /// PEM certificate chain. Without --cert/--key a self-signed certificate for
+    /// localhost, 127.0.0.1 and ::1 is made in memory.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+    /// PEM private key for --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+    /// A TOML config file: push rules ([[push]] path = "/" resources = ["/style.css"]),
+    /// addresses, TLS, limits. Flags given here win over it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Cache-Control for static files [default: no-cache].
+    #[arg(long, value_name = "VALUE")]
+    cache_control: Option<String>,
+    /// Do not serve precompressed .br/.gz siblings.
+    #[arg(long)]
+    no_precompressed: bool,
+    /// Push nothing (103 Early Hints and Link headers still go out).
+    #[arg(long)]
+    no_push: bool,
+    /// Send no 103 Early Hints.
+    #[arg(long)]
+    no_early_hints: bool,
+    /// SETTINGS_MAX_CONCURRENT_STREAMS to advertise [default: 128].
+    #[arg(long, value_name = "N")]
+    max_concurrent_streams: Option<u32>,
+    /// Open connections at most [default: 10000].
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Close connections idle for this many seconds [default: 60].
+    #[arg(long, value_name = "SECS")]
+    idle_timeout: Option<u64>,
+    /// Worker threads [default: one per core].
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Write no access log (one line per request, to stderr).
+    #[arg(long)]
+    no_access_log: bool,
+}
+
+pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
+    init_logging(!args.no_access_log);
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+
+    let root = args
+        .root
+        .clone()
+        .or(config.root.clone())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let mut files = StaticFiles::new(&root)?;
+    if let Some(cc) = args.cache_control.as_ref().or(config.cache_control.as_ref()) {
+        let value = http::HeaderValue::from_str(cc)
+            .map_err(|_| format!("cache-control {cc:?} is not a valid header value"))?;
+        files = files.cache_control(Some(value));
+    }
+    files = files.precompressed(!args.no_precompressed && config.precompressed.unwrap_or(true));
+
+    let mut policy = HintPolicy::with_rules(config.push_rules());
+    let push = !args.no_push && config.hints.push.unwrap_or(true);
+    policy.push_rules = push;
+    policy.push_preload_links = push && config.hints.push_preload.unwrap_or(true);
+    policy.early_hints = !args.no_early_hints && config.hints.early_hints.unwrap_or(true);
+    let service = HintLayer::new(policy.clone()).layer(files);
+
+    let (identity, generated) = match (
+        args.cert.as_ref().or(config.tls.cert.as_ref()),
+        args.key.as_ref().or(config.tls.key.as_ref()),
+    ) {
+        (Some(cert), Some(key)) => (TlsIdentity::from_pem_files(cert, key)?, false),
+        (None, None) => (TlsIdentity::generate_dev()?, true),
+        _ => return Err("the config file gives only one of tls.cert and tls.key; give both".into()),
+    };
+
+    let limits = limits(&args, &config);
+    let mut addrs = if args.addrs.is_empty() {
+        config.listen.clone()
+    } else {
+        args.addrs.clone()
+    };
+    let h2c = if args.h2c.is_empty() {
+        config.h2c.clone()
+    } else {
+        args.h2c.clone()
+    };
+    if addrs.is_empty() {
+        addrs.push(SocketAddr::from(([127, 0, 0, 1], 8443)));
+    }
+    let mut builder = Server::builder()
+        .tls(identity.server_config(&[b"h2", b"http/1.1"])?)
+        .limits(limits);
+    for a in &addrs {
+        builder = builder.bind_tls(*a);
+    }
+    for a in &h2c {
+        builder = builder.bind_plain(*a);
+    }
+
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        runtime.worker_threads(n.max(1));
+    }
+    let runtime = runtime.enable_all().build()?;
+    runtime.block_on(async {
+        let server = builder.build()?;
+        println!("h2push serving {}", root.display());
+        for a in server.tls_addrs() {
+            println!("  https://{a}/  (HTTP/2 with push and 103, HTTP/1.1)");
+        }
+        for a in server.plain_addrs() {
+            println!("  http://{a}/  (HTTP/1.1, h2c prior knowledge)");
+        }
+        if generated {
+            println!("  certificate: self-signed for localhost, 127.0.0.1, ::1 (in memory)");
+        }
+        let pin = identity.spki_sha256_base64();
+        println!("  SPKI pin: {pin}");
+        println!("    chromium --ignore-certificate-errors-spki-list={pin}");
+        for rule in &policy.rules {
+            let list: Vec<&str> = rule.resources.iter().map(|h| h.path.as_str()).collect();
+            println!("  push {} -> {}", rule.path, list.join(", "));
+        }
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+
+        let handle = server.shutdown_handle();
+        tokio::spawn(async move {
+            h2push::server::shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            handle.shutdown();
+        });
+        server.serve(service).await;
+        Ok::<_, CliError>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn limits(args: &ServeArgs, config: &Config) -> Limits {
+    let c = &config.limits;
+    let mut l = Limits::default();
+    if let Some(v) = args.max_concurrent_streams.or(c.max_concurrent_streams) {
+        l.max_concurrent_streams = v;
+    }
+    if let Some(v) = c.max_header_list_size {
+        l.max_header_list_size = v;
+    }
+    if let Some(v) = args.max_connections.or(c.max_connections) {
+        l.max_connections = v;
+    }
+    if let Some(v) = args.idle_timeout.or(c.idle_timeout_secs) {
+        l.idle_timeout = Duration::from_secs(v);
+    }
+    if let Some(v) = c.header_read_timeout_secs {
+        l.header_read_timeout = Duration::from_secs(v);
+    }
+    if let Some(v) = c.shutdown_grace_secs {
+        l.shutdown_grace = Duration::from_secs(v);
+    }
+    l
+}
+
+fn init_logging(access_log: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if access_log {
+        "info"
+    } else {
+        "info,h2push::access=off"
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

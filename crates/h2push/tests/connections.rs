@@ -1,0 +1,198 @@
+//! Protocols and connection life: HTTP/1.1 over TLS, h2c and HTTP/1.1 on the plaintext port,
+//! request extensions, idle timeout, graceful shutdown.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::{Extension, Router};
+use h2push::probe::probe;
+use h2push::{Limits, PeerAddr, Protocol};
+use http::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn app() -> Router {
+    Router::new()
+        .route(
+            "/who",
+            get(
+                |Extension(PeerAddr(peer)): Extension<PeerAddr>,
+                 Extension(proto): Extension<Protocol>| async move {
+                    format!("{proto} {}", peer.ip())
+                },
+            ),
+        )
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(600)).await;
+                "slow done"
+            }),
+        )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2_over_tls_carries_peer_and_protocol() {
+    let srv = common::start(app()).await;
+    let report = probe(&srv.opts("/who")).await.unwrap();
+    assert_eq!(report.alpn.as_deref(), Some("h2"));
+    assert_eq!(&report.exchanges[0].response.body[..], b"h2 127.0.0.1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2c_prior_knowledge_on_the_plaintext_port() {
+    let srv = common::start(app()).await;
+    let report = probe(&srv.opts_h2c("/who")).await.unwrap();
+    assert_eq!(&report.exchanges[0].response.body[..], b"h2c 127.0.0.1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http1_on_the_plaintext_port() {
+    let srv = common::start(app()).await;
+    let (status, text) = common::get_http1(srv.plain, "/who").await;
+    assert_eq!(status, 200);
+    assert!(text.ends_with("http/1.1 127.0.0.1"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http1_over_tls_when_alpn_picks_it() {
+    let srv = common::start(app()).await;
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .dangerous()
+    .with_custom_certificate_verifier(Arc::new(AnyCert))
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(srv.tls).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    tls.write_all(b"GET /who HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut buf)).await;
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.ends_with("https/1.1 127.0.0.1"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_drains_an_in_flight_request() {
+    let srv = common::start(app()).await;
+    let opts = srv.opts("/slow");
+    let in_flight = tokio::spawn(async move { probe(&opts).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    let tls = srv.tls;
+    srv.stop().await;
+    let report = in_flight.await.unwrap().expect("the in-flight request finishes");
+    assert_eq!(report.exchanges[0].response.status, StatusCode::OK);
+    assert_eq!(&report.exchanges[0].response.body[..], b"slow done");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // No longer accepting.
+    assert!(tokio::net::TcpStream::connect(tls).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_grace_bounds_a_request_that_never_ends() {
+    let app = Router::new().route(
+        "/forever",
+        get(|| async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            "never"
+        }),
+    );
+    let limits = Limits {
+        shutdown_grace: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let srv = common::start_with(app, limits).await;
+    let opts = srv.opts_h2c("/forever");
+    let in_flight = tokio::spawn(async move { probe(&opts).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    srv.stop().await;
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(in_flight.await.unwrap().is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_h2_connection_is_closed() {
+    let limits = Limits {
+        idle_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let srv = common::start_with(app(), limits).await;
+    let tcp = tokio::net::TcpStream::connect(srv.plain).await.unwrap();
+    let (mut client, conn) = h2::client::handshake(tcp).await.unwrap();
+    let conn = tokio::spawn(conn);
+    let req = http::Request::get("http://127.0.0.1/who").body(()).unwrap();
+    let (res, _) = client.send_request(req, true).unwrap();
+    assert_eq!(res.await.unwrap().status(), StatusCode::OK);
+    // The server's GOAWAY ends the connection well before this bound.
+    let ended = tokio::time::timeout(Duration::from_secs(5), conn).await;
+    assert!(ended.is_ok(), "the idle connection was not closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_limit_are_closed() {
+    let limits = Limits {
+        max_connections: 1,
+        ..Limits::default()
+    };
+    let srv = common::start_with(app(), limits).await;
+    let first = tokio::net::TcpStream::connect(srv.plain).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut second = tokio::net::TcpStream::connect(srv.plain).await.unwrap();
+    let mut buf = [0u8; 1];
+    let n = tokio::time::timeout(Duration::from_secs(5), second.read(&mut buf))
+        .await
+        .expect("closed in time");
+    assert!(matches!(n, Ok(0) | Err(_)));
+    drop(first);
+}
+
+/// Accepts any server certificate (the test server's is self-signed).
+#[derive(Debug)]
+struct AnyCert;
+
+impl rustls::client::danger::ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _: &rustls_pki_types::CertificateDer<'_>,
+        _: &[rustls_pki_types::CertificateDer<'_>],
+        _: &rustls_pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &rustls_pki_types::CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &rustls_pki_types::CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        rustls::crypto::ring::default_provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
