@@ -3,5 +3,6 @@
 #![warn(missing_docs)]
 
 pub mod body;
+pub mod sse;
 
 pub use body::{Body, BoxError};
