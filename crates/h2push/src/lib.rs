@@ -7,6 +7,7 @@ pub(crate) mod conn;
 pub mod hints;
 pub mod push;
 pub mod server;
+pub mod sse;
 
 pub use body::{Body, BoxError};
 pub use conn::{HttpService, Limits, PeerAddr, Protocol};
