@@ -3,5 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod body;
+pub mod files;
 
 pub use body::{Body, BoxError};
+pub use files::StaticFiles;
