@@ -3,5 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod body;
+pub mod probe;
+pub mod tls;
 
 pub use body::{Body, BoxError};
