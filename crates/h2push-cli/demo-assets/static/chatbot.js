@@ -102,6 +102,7 @@ form.addEventListener('submit', (ev) => {
     return;
   }
   send(message);
+  input.value = '';
 });
 
 input.addEventListener('keydown', (ev) => {

@@ -13,8 +13,14 @@ const STORE = 'h2push-demo-last-event-id';
 /** Appends a line to a log list; ticks carry their id in data-id for tests and styling. */
 function log(list, text, id, note = false) {
   const li = document.createElement('li');
-  li.textContent = text;
-  if (id) li.dataset.id = id;
+  if (id) {
+    li.dataset.id = id;
+    const tag = document.createElement('span');
+    tag.className = 'id';
+    tag.textContent = '#' + id;
+    li.append(tag, ' ');
+  }
+  li.append(text);
   if (note) li.className = 'note';
   list.appendChild(li);
   list.scrollTop = list.scrollHeight;
