@@ -6,9 +6,11 @@ pub mod body;
 pub(crate) mod conn;
 pub mod files;
 pub mod hints;
+pub mod probe;
 pub mod push;
 pub mod server;
 pub mod sse;
+pub mod tls;
 
 pub use body::{Body, BoxError};
 pub use conn::{HttpService, Limits, PeerAddr, Protocol};
