@@ -57,6 +57,9 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
         .build()?;
     runtime.block_on(async {
         let server = builder.build()?;
+        // Listen for SIGINT/SIGTERM before announcing the server, so a signal sent as soon as
+        // the URL is printed still shuts it down gracefully.
+        let signal = h2push::server::shutdown_signal();
         println!("h2push demo: push, 103 Early Hints and server-sent events");
         for a in server.tls_addrs() {
             println!("  https://{a}/  (HTTP/2 with push and 103, HTTP/1.1)");
@@ -73,7 +76,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
         let (stopping, state_rx) = tokio::sync::watch::channel(false);
         let handle = server.shutdown_handle();
         tokio::spawn(async move {
-            h2push::server::shutdown_signal().await;
+            signal.await;
             tracing::info!("shutting down: ending streams, finishing in-flight requests");
             stopping.send_replace(true);
             handle.shutdown();
