@@ -140,6 +140,7 @@ describe('h2push demo in Chromium', () => {
     const raw = JSON.parse(await page.textContent('#data-raw'));
     assert.equal(raw.connection.protocol, 'h2');
     await screenshot(page, 'fetch-demo');
+    await fitsWidth(page, 375);
     await page.close();
   });
 
@@ -158,6 +159,8 @@ describe('h2push demo in Chromium', () => {
     await page.waitForTimeout(1500);
     assert.equal((await ids(page, 'fr-log')).length, stoppedAt, 'events arrived after Stop');
     await screenshot(page, 'sse-demo');
+    await fitsWidth(page, 375);
+    await screenshot(page, 'sse-demo-375px');
     await page.close();
   });
 
@@ -218,6 +221,7 @@ describe('h2push demo in Chromium', () => {
     assert.match(await page.textContent('#n-sse-first'), /^\d+(\.\d)? ms$/);
     assert.match(await page.textContent('#live-push'), /^Refused/);
     await screenshot(page, 'compare');
+    await fitsWidth(page, 375);
     await page.close();
   });
 
