@@ -132,6 +132,7 @@ async fn index_pushes_and_early_hints_both_assets() {
     let page = String::from_utf8_lossy(&ex.response.body);
     assert!(page.contains("sent: a 103 with 2 preload links"), "{page}");
     assert!(page.contains(r#"data-pushed="true""#), "{page}");
+    assert!(!page.contains("{{"), "a placeholder was left: {page}");
 }
 
 #[test]
