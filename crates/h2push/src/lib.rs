@@ -7,6 +7,7 @@ pub(crate) mod conn;
 pub mod files;
 pub mod hints;
 pub mod probe;
+pub mod proxy;
 pub mod push;
 pub mod server;
 pub mod sse;

@@ -1,0 +1,343 @@
+//! Reverse proxy: h2push as the HTTP/2 front door of an existing HTTP/1.1 app.
+//!
+//! This module owns [`Proxy`], a tower service that forwards each request to one upstream over
+//! a pooled keep-alive HTTP/1.1 connection and streams both bodies without buffering. On the
+//! way it strips hop-by-hop fields and adds `Forwarded`/`X-Forwarded-*` ([`headers`]),
+//! forwards the upstream's 103 Early Hints to the client as they arrive (and pushes what they
+//! preload), and remembers each route's preload links ([`route_hints`]) so the next request
+//! for the route gets its 103 and pushes before the upstream has answered. Failures become
+//! 502/503/504 ([`UpstreamError`]). Pushing the final response's own `Link: rel=preload`
+//! headers is left to [`HintLayer`](crate::hints::HintLayer) wrapped around the proxy; the
+//! pushed requests run through the same service, so they are fetched from the upstream too.
+//! [`ProxyRoutes`] mixes proxied path prefixes with another service (static files, say).
+
+mod client;
+mod errors;
+mod headers;
+mod route_hints;
+mod routes;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::header::{HOST, LINK};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
+
+pub use client::UpstreamBody;
+pub use errors::UpstreamError;
+pub use headers::{strip_hop_by_hop, HostHeader};
+pub use routes::ProxyRoutes;
+
+use crate::body::Body;
+use crate::hints::{is_navigation, parse_links, Hint};
+use crate::{EarlyHints, PeerAddr, Protocol, PushError, Pusher};
+use client::UpstreamClient;
+use headers::ClientSide;
+use route_hints::RouteHints;
+
+/// How a [`Proxy`] reaches its upstream.
+///
+/// ```
+/// use h2push::proxy::ProxyConfig;
+/// let config = ProxyConfig::new("http://127.0.0.1:8000".parse().unwrap()).unwrap();
+/// assert_eq!(config.max_in_flight, 1024);
+/// assert!(ProxyConfig::new("https://example.com".parse().unwrap()).is_err());
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ProxyConfig {
+    /// `http://host:port[/base]`; a base path is prepended to every request's path.
+    pub upstream: Uri,
+    /// Which `Host` the upstream sees (default: the client's).
+    pub host: HostHeader,
+    /// Longest wait for a TCP connection to the upstream (504 after it). Default 5 s.
+    pub connect_timeout: Duration,
+    /// Longest wait for the response head, and between two reads of its body (504 before
+    /// the head, a reset client stream after). Default 60 s, as nginx's `proxy_read_timeout`.
+    pub read_timeout: Duration,
+    /// Requests in flight to this upstream at most; more get 503. Default 1024.
+    pub max_in_flight: usize,
+    /// Routes whose upstream hints are remembered (0: none). Default 1024.
+    pub remembered_routes: usize,
+    /// How long an idle pooled connection is kept. Default 90 s.
+    pub pool_idle_timeout: Duration,
+}
+
+/// Why a [`ProxyConfig`] was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("upstream {0}: {1}")]
+pub struct ProxyConfigError(String, &'static str);
+
+impl ProxyConfig {
+    /// A configuration for `upstream` with the defaults; the URI must be `http://host[:port]`
+    /// with an optional base path and no query.
+    pub fn new(upstream: Uri) -> Result<Self, ProxyConfigError> {
+        let err = |why| Err(ProxyConfigError(upstream.to_string(), why));
+        if upstream.scheme() != Some(&Scheme::HTTP) {
+            return err("only http:// upstreams are supported");
+        }
+        if upstream.authority().is_none() {
+            return err("has no host");
+        }
+        if upstream.query().is_some() {
+            return err("must not have a query");
+        }
+        Ok(ProxyConfig {
+            upstream,
+            host: HostHeader::Preserve,
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(60),
+            max_in_flight: 1024,
+            remembered_routes: 1024,
+            pool_idle_timeout: Duration::from_secs(90),
+        })
+    }
+}
+
+/// A reverse proxy to one HTTP/1.1 upstream, as a tower service.
+///
+/// Wrap it in a [`HintLayer`](crate::hints::HintLayer) to push the upstream's
+/// `Link: rel=preload` resources, as nginx's `http2_push_preload` does.
+///
+/// ```no_run
+/// use h2push::hints::{HintLayer, HintPolicy};
+/// use h2push::proxy::{Proxy, ProxyConfig};
+/// use h2push::{tls::TlsIdentity, Server};
+/// use tower::Layer;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let proxy = Proxy::new(ProxyConfig::new("http://127.0.0.1:8000".parse()?)?);
+/// let service = HintLayer::new(HintPolicy::default()).layer(proxy);
+/// let identity = TlsIdentity::generate_dev()?;
+/// Server::builder()
+///     .tls(identity.server_config(&[b"h2", b"http/1.1"])?)
+///     .bind_tls("127.0.0.1:8443".parse()?)
+///     .build()?
+///     .serve(service)
+///     .await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Proxy {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    scheme: Scheme,
+    authority: Authority,
+    base: String,
+    label: String,
+    host: HostHeader,
+    client: UpstreamClient,
+    hints: RouteHints,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy")
+            .field("upstream", &self.shared.label)
+            .finish()
+    }
+}
+
+impl Proxy {
+    /// A proxy for `config`. Connections are made on first use.
+    pub fn new(config: ProxyConfig) -> Self {
+        let upstream = &config.upstream;
+        let authority = upstream
+            .authority()
+            .cloned()
+            .unwrap_or_else(|| Authority::from_static("127.0.0.1"));
+        let base = upstream.path().trim_end_matches('/').to_owned();
+        Proxy {
+            shared: Arc::new(Shared {
+                scheme: Scheme::HTTP,
+                label: format!("{authority}{base}"),
+                authority,
+                base,
+                host: config.host,
+                client: UpstreamClient::new(
+                    config.connect_timeout,
+                    config.read_timeout,
+                    config.max_in_flight,
+                    config.pool_idle_timeout,
+                ),
+                hints: RouteHints::new(config.remembered_routes),
+            }),
+        }
+    }
+
+    /// The upstream, as `host:port[/base]`.
+    pub fn upstream(&self) -> &str {
+        &self.shared.label
+    }
+}
+
+impl tower_service::Service<Request<Body>> for Proxy {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let shared = self.shared.clone();
+        Box::pin(async move { Ok(shared.forward(req).await) })
+    }
+}
+
+impl Shared {
+    async fn forward(self: Arc<Self>, req: Request<Body>) -> Response<Body> {
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let permit = match self.client.permit() {
+            Ok(p) => p,
+            Err(e) => return self.fail(&method, &path, e),
+        };
+        let remember = method == Method::GET;
+        let pusher = req
+            .extensions()
+            .get::<Pusher>()
+            .filter(|p| p.is_available())
+            .cloned();
+        let early = req.extensions().get::<EarlyHints>().cloned();
+        if remember {
+            self.send_remembered(&req, &path, pusher.as_ref(), early.as_ref());
+        }
+        let informational: Arc<Mutex<Vec<HeaderValue>>> = Arc::default();
+        let upstream_req = match self.upstream_request(req) {
+            Ok(r) => r,
+            Err(why) => {
+                let mut res = Response::new(Body::from(format!("400 Bad Request: {why}\n")));
+                *res.status_mut() = StatusCode::BAD_REQUEST;
+                return res;
+            }
+        };
+        let mut upstream_req = upstream_req;
+        {
+            let seen = informational.clone();
+            hyper::ext::on_informational(&mut upstream_req, move |res| {
+                if res.status() != StatusCode::EARLY_HINTS {
+                    return;
+                }
+                let links: Vec<HeaderValue> = res.headers().get_all(LINK).iter().cloned().collect();
+                if links.is_empty() {
+                    return;
+                }
+                if let Some(e) = &early {
+                    let _ = e.send(links.iter().cloned());
+                }
+                if let Some(p) = &pusher {
+                    push_all(p, hints_of(&links).iter());
+                }
+                seen.lock().unwrap_or_else(|e| e.into_inner()).extend(links);
+            });
+        }
+        let res = match self.client.send(upstream_req, permit).await {
+            Ok(res) => res,
+            Err(e) => return self.fail(&method, &path, e),
+        };
+        let (mut parts, body) = res.into_parts();
+        headers::client_response_headers(&mut parts.headers);
+        parts.version = Version::HTTP_11;
+        if remember && parts.status.is_success() {
+            let early = informational.lock().unwrap_or_else(|e| e.into_inner());
+            self.hints
+                .refresh(&path, early.iter().chain(parts.headers.get_all(LINK)));
+        }
+        Response::from_parts(parts, Body::new(body))
+    }
+
+    /// The route's remembered hints, at once: a 103 to navigations, and pushes.
+    fn send_remembered(
+        &self,
+        req: &Request<Body>,
+        path: &str,
+        pusher: Option<&Pusher>,
+        early: Option<&EarlyHints>,
+    ) {
+        let Some(known) = self.hints.get(path) else {
+            return;
+        };
+        if let Some(e) = early.filter(|_| is_navigation(req.headers())) {
+            let _ = e.send(known.links.iter().cloned());
+        }
+        if let Some(p) = pusher {
+            push_all(p, known.hints.iter());
+        }
+    }
+
+    fn upstream_request(&self, req: Request<Body>) -> Result<Request<Body>, &'static str> {
+        let (mut parts, body) = req.into_parts();
+        let pq = parts.uri.path_and_query().map_or("/", PathAndQuery::as_str);
+        let pq = if self.base.is_empty() {
+            PathAndQuery::try_from(pq)
+        } else {
+            PathAndQuery::try_from(format!("{}{pq}", self.base))
+        }
+        .map_err(|_| "invalid path")?;
+        let client_host = parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            .or_else(|| parts.headers.get(HOST).cloned());
+        let tls = match parts.extensions.get::<Protocol>() {
+            Some(Protocol::H2 { tls } | Protocol::Http1 { tls }) => *tls,
+            None => false,
+        };
+        let side = ClientSide {
+            peer: parts.extensions.get::<PeerAddr>().map(|p| p.0),
+            tls,
+            host: client_host.as_ref(),
+        };
+        headers::upstream_request_headers(&mut parts.headers, &side, &self.host);
+        parts.uri = Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(pq)
+            .build()
+            .map_err(|_| "invalid path")?;
+        parts.version = Version::HTTP_11;
+        // The client's extensions (pusher, hints) are not the upstream's business.
+        parts.extensions = http::Extensions::new();
+        Ok(Request::from_parts(parts, body))
+    }
+
+    fn fail(&self, method: &Method, path: &str, e: UpstreamError) -> Response<Body> {
+        tracing::warn!(
+            "proxy {method} {path} -> {}: {} ({e})",
+            self.label,
+            e.status().as_u16()
+        );
+        e.response(&self.label)
+    }
+}
+
+fn hints_of(links: &[HeaderValue]) -> Vec<Hint> {
+    links
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(parse_links)
+        .filter_map(|l| l.to_hint())
+        .collect()
+}
+
+/// Pushes each hint that allows it; stops at the first refusal that will refuse the rest too.
+fn push_all<'a>(pusher: &Pusher, hints: impl Iterator<Item = &'a Hint>) {
+    for hint in hints.filter(|h| !h.nopush) {
+        match pusher.push(&hint.path) {
+            Ok(()) => {}
+            Err(PushError::Disabled | PushError::Http1 | PushError::Nested) => return,
+            Err(PushError::ParentClosed) => return,
+            Err(why) => tracing::trace!("not pushing {}: {why}", hint.path),
+        }
+    }
+}
