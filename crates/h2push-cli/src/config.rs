@@ -38,6 +38,9 @@ pub struct Config {
     /// `[[push]]` rules, nginx `http2_push` style.
     #[serde(default)]
     pub push: Vec<PushSection>,
+    /// `[[proxy]]` sections: path prefix -> upstream (see `proxy.rs`).
+    #[serde(default)]
+    pub proxy: Vec<crate::proxy::ProxySection>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -101,7 +101,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     policy.push_rules = push;
     policy.push_preload_links = push && config.hints.push_preload.unwrap_or(true);
     policy.early_hints = !args.no_early_hints && config.hints.early_hints.unwrap_or(true);
-    let service = HintLayer::new(policy.clone()).layer(files);
+    let service = HintLayer::new(policy.clone()).layer(crate::proxy::front(files, &config.proxy)?);
 
     let (identity, generated) = match (
         args.cert.as_ref().or(config.tls.cert.as_ref()),
@@ -207,7 +207,7 @@ fn limits(args: &ServeArgs, config: &Config) -> Limits {
     l
 }
 
-fn init_logging(access_log: bool) {
+pub(crate) fn init_logging(access_log: bool) {
     use tracing_subscriber::EnvFilter;
     let default = if access_log {
         "info"

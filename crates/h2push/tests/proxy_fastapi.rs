@@ -65,7 +65,13 @@ fn start_hypercorn() -> Option<Hypercorn> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/upstreams");
     let child = Command::new(&bin)
-        .args(["--bind", &addr.to_string(), "--workers", "1", "fastapi_app:app"])
+        .args([
+            "--bind",
+            &addr.to_string(),
+            "--workers",
+            "1",
+            "fastapi_app:app",
+        ])
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -75,7 +81,10 @@ fn start_hypercorn() -> Option<Hypercorn> {
     let h = Hypercorn { child, addr };
     let deadline = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "hypercorn did not listen on {addr} within 20 s");
+        assert!(
+            Instant::now() < deadline,
+            "hypercorn did not listen on {addr} within 20 s"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     Some(h)
@@ -88,7 +97,10 @@ async fn fastapi_behind_the_proxy_gets_pushes_and_a_103() {
     };
     let srv = proxy_server(config(&format!("http://{}", up.addr))).await;
     let mut opts = srv.opts("/");
-    opts.headers = vec![("sec-fetch-mode".parse().unwrap(), HeaderValue::from_static("navigate"))];
+    opts.headers = vec![(
+        "sec-fetch-mode".parse().unwrap(),
+        HeaderValue::from_static("navigate"),
+    )];
 
     let first = probe(&opts).await.unwrap();
     let ex = &first.exchanges[0];
@@ -108,7 +120,10 @@ async fn fastapi_behind_the_proxy_gets_pushes_and_a_103() {
     assert_eq!(info.status, StatusCode::EARLY_HINTS);
     assert_eq!(
         info.links(),
-        ["</static/style.css>; rel=preload; as=style", "</static/app.js>; rel=preload; as=script"]
+        [
+            "</static/style.css>; rel=preload; as=style",
+            "</static/app.js>; rel=preload; as=script"
+        ]
     );
     // The app thinks for 200 ms: the 103 goes out before it answers.
     assert!(info.at + Duration::from_millis(100) < ex.response.head_at);

@@ -18,7 +18,8 @@ use h2push::proxy::{HostHeader, Proxy, ProxyRoutes};
 use http::{HeaderValue, Request, StatusCode};
 use proxy_support::*;
 
-const LINK: &str = "</static/style.css>; rel=preload; as=style, </static/app.js>; rel=preload; as=script";
+const LINK: &str =
+    "</static/style.css>; rel=preload; as=style, </static/app.js>; rel=preload; as=script";
 const CSS: &str = "body { color: teal }\n";
 const JS: &str = "console.log('up');\n";
 const BIG: usize = 8 << 20;
@@ -33,11 +34,20 @@ fn app() -> Router {
             "/",
             get(|| async {
                 tokio::time::sleep(Duration::from_millis(300)).await;
-                ([("link", LINK), ("content-type", "text/html")], "<!doctype html>index\n")
+                (
+                    [("link", LINK), ("content-type", "text/html")],
+                    "<!doctype html>index\n",
+                )
             }),
         )
-        .route("/static/style.css", get(|| async { ([("content-type", "text/css")], CSS) }))
-        .route("/static/app.js", get(|| async { ([("content-type", "text/javascript")], JS) }))
+        .route(
+            "/static/style.css",
+            get(|| async { ([("content-type", "text/css")], CSS) }),
+        )
+        .route(
+            "/static/app.js",
+            get(|| async { ([("content-type", "text/javascript")], JS) }),
+        )
         .route(
             "/echo",
             get(|headers: HeaderMap| async move {
@@ -58,17 +68,21 @@ fn app() -> Router {
                     if n > 0 {
                         tokio::time::sleep(Duration::from_millis(400)).await;
                     }
-                    Some((Ok::<_, std::io::Error>(Bytes::from(format!("data: {n}\n\n"))), n + 1))
+                    Some((
+                        Ok::<_, std::io::Error>(Bytes::from(format!("data: {n}\n\n"))),
+                        n + 1,
+                    ))
                 });
-                ([("content-type", "text/event-stream")], AxumBody::from_stream(stream))
+                (
+                    [("content-type", "text/event-stream")],
+                    AxumBody::from_stream(stream),
+                )
             }),
         )
         .route("/big", get(|| async { big_body() }))
         .route(
             "/upload",
-            post(|body: Bytes| async move {
-                format!("{} {}", body.len(), hex(&sha256(&body)))
-            }),
+            post(|body: Bytes| async move { format!("{} {}", body.len(), hex(&sha256(&body))) }),
         )
         .layer(axum::extract::DefaultBodyLimit::disable())
 }
@@ -89,7 +103,11 @@ async fn upstream_preload_links_are_pushed_through_the_proxy() {
     assert_eq!(promised, ["/static/style.css", "/static/app.js"]);
     for (p, want) in ex.pushes.iter().zip([CSS, JS]) {
         assert_eq!(p.status, Some(StatusCode::OK), "{}", p.promised_path);
-        assert_eq!(&p.body[..], want.as_bytes(), "pushed body comes from the upstream");
+        assert_eq!(
+            &p.body[..],
+            want.as_bytes(),
+            "pushed body comes from the upstream"
+        );
         assert!(p.promised_at <= ex.response.head_at);
     }
     // The client still gets the Link header for its own preloading.
@@ -101,17 +119,27 @@ async fn remembered_route_hints_go_out_before_the_upstream_answers() {
     let up = axum_upstream(app()).await;
     let srv = proxy_server(config(&up.url())).await;
     let mut opts = srv.opts("/");
-    opts.headers = vec![("sec-fetch-mode".parse().unwrap(), HeaderValue::from_static("navigate"))];
+    opts.headers = vec![(
+        "sec-fetch-mode".parse().unwrap(),
+        HeaderValue::from_static("navigate"),
+    )];
     // The first request teaches the proxy the route's hints.
     let first = probe(&opts).await.unwrap();
     assert!(first.exchanges[0].informational.is_empty());
     let second = probe(&opts).await.unwrap();
     let ex = &second.exchanges[0];
-    assert_eq!(ex.informational.len(), 1, "one 103 from the remembered hints");
+    assert_eq!(
+        ex.informational.len(),
+        1,
+        "one 103 from the remembered hints"
+    );
     let info = &ex.informational[0];
     assert_eq!(info.status, StatusCode::EARLY_HINTS);
     let links = info.links().join(", ");
-    assert!(links.contains("</static/style.css>") && links.contains("</static/app.js>"), "{links}");
+    assert!(
+        links.contains("</static/style.css>") && links.contains("</static/app.js>"),
+        "{links}"
+    );
     // The upstream thinks for 300 ms; the 103 and pushes must not wait for it.
     assert!(
         info.at + Duration::from_millis(200) < ex.response.head_at,
@@ -129,11 +157,23 @@ async fn remembered_route_hints_go_out_before_the_upstream_answers() {
 async fn upstream_103_is_forwarded_as_it_arrives() {
     let up = raw_upstream(|head, mut tcp| async move {
         if head.starts_with("GET / ") {
-            write(&mut tcp, b"HTTP/1.1 103 Early Hints\r\nLink: </e.css>; rel=preload; as=style\r\n\r\n").await;
+            write(
+                &mut tcp,
+                b"HTTP/1.1 103 Early Hints\r\nLink: </e.css>; rel=preload; as=style\r\n\r\n",
+            )
+            .await;
             tokio::time::sleep(Duration::from_millis(500)).await;
-            write(&mut tcp, b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\npage").await;
+            write(
+                &mut tcp,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\npage",
+            )
+            .await;
         } else {
-            write(&mut tcp, b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\ncss").await;
+            write(
+                &mut tcp,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\ncss",
+            )
+            .await;
         }
     })
     .await;
@@ -142,7 +182,10 @@ async fn upstream_103_is_forwarded_as_it_arrives() {
     let ex = &report.exchanges[0];
     assert_eq!(&ex.response.body[..], b"page");
     assert_eq!(ex.informational.len(), 1);
-    assert_eq!(ex.informational[0].links(), ["</e.css>; rel=preload; as=style"]);
+    assert_eq!(
+        ex.informational[0].links(),
+        ["</e.css>; rel=preload; as=style"]
+    );
     assert!(ex.informational[0].at + Duration::from_millis(300) < ex.response.head_at);
     // What the 103 preloads is pushed at once too.
     assert_eq!(ex.pushes.len(), 1);
@@ -162,15 +205,29 @@ async fn request_hop_by_hop_fields_are_dropped_and_forwarding_fields_set() {
     assert_eq!(status, 200, "{text}");
     let json = &text[text.find("\r\n\r\n").unwrap() + 4..];
     let seen: BTreeMap<String, String> = serde_json::from_str(json).unwrap();
-    for hop in ["connection", "x-hop", "keep-alive", "proxy-connection", "te", "transfer-encoding", "upgrade"] {
-        assert!(!seen.contains_key(hop), "{hop} reached the upstream: {seen:?}");
+    for hop in [
+        "connection",
+        "x-hop",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "transfer-encoding",
+        "upgrade",
+    ] {
+        assert!(
+            !seen.contains_key(hop),
+            "{hop} reached the upstream: {seen:?}"
+        );
     }
     assert_eq!(seen["x-kept"], "yes");
     assert_eq!(seen["host"], "front.test");
     assert_eq!(seen["x-forwarded-for"], "192.0.2.9, 127.0.0.1");
     assert_eq!(seen["x-forwarded-proto"], "http");
     assert_eq!(seen["x-forwarded-host"], "front.test");
-    assert_eq!(seen["forwarded"], "for=127.0.0.1;proto=http;host=\"front.test\"");
+    assert_eq!(
+        seen["forwarded"],
+        "for=127.0.0.1;proto=http;host=\"front.test\""
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,7 +241,10 @@ async fn host_is_rewritten_when_configured_and_https_is_reported() {
         serde_json::from_slice(&report.exchanges[0].response.body).unwrap();
     assert_eq!(seen["host"], "app.internal");
     assert_eq!(seen["x-forwarded-proto"], "https");
-    assert_eq!(seen["x-forwarded-host"], format!("127.0.0.1:{}", srv.tls.port()));
+    assert_eq!(
+        seen["x-forwarded-host"],
+        format!("127.0.0.1:{}", srv.tls.port())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,7 +265,13 @@ async fn response_hop_by_hop_fields_are_dropped() {
     let res = &report.exchanges[0].response;
     assert_eq!(&res.body[..], b"ok");
     assert_eq!(res.headers["x-kept"], "yes");
-    for hop in ["connection", "x-secret", "keep-alive", "proxy-connection", "transfer-encoding"] {
+    for hop in [
+        "connection",
+        "x-secret",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+    ] {
         assert!(!res.headers.contains_key(hop), "{hop} forwarded over h2");
     }
     // ... and HTTP/1.1, where hyper adds its own framing and nothing else.
@@ -214,7 +280,10 @@ async fn response_hop_by_hop_fields_are_dropped() {
     let lower = text.to_ascii_lowercase();
     assert!(lower.contains("x-kept: yes"), "{text}");
     for hop in ["x-secret", "keep-alive", "proxy-connection"] {
-        assert!(!lower.contains(&format!("\r\n{hop}:")), "{hop} forwarded over h1: {text}");
+        assert!(
+            !lower.contains(&format!("\r\n{hop}:")),
+            "{hop} forwarded over h1: {text}"
+        );
     }
 }
 
@@ -228,7 +297,10 @@ async fn sse_events_pass_through_one_by_one() {
     assert!(!head.headers.contains_key("content-encoding"));
     let start = Instant::now();
     let mut got = Vec::new();
-    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(5), body.data()).await.unwrap() {
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(5), body.data())
+        .await
+        .unwrap()
+    {
         let chunk = chunk.unwrap();
         let _ = body.flow_control().release_capacity(chunk.len());
         if !chunk.is_empty() {
@@ -255,7 +327,9 @@ async fn large_bodies_stream_both_ways() {
     assert_eq!(got.len(), BIG);
     assert_eq!(sha256(&got), sha256(&data));
 
-    let req = Request::post(format!("http://{}/upload", srv.plain)).body(()).unwrap();
+    let req = Request::post(format!("http://{}/upload", srv.plain))
+        .body(())
+        .unwrap();
     let (head, mut body) = h2c(srv.plain, req, Some(Bytes::from(data.clone()))).await;
     assert_eq!(head.status, StatusCode::OK);
     let answer = String::from_utf8(read_all(&mut body).await.unwrap()).unwrap();
@@ -303,20 +377,30 @@ async fn upstream_closing_before_a_head_is_502() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_sent_response_resets_the_client_stream() {
     let up = raw_upstream(|_, mut tcp| async move {
-        write(&mut tcp, b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nonly-this").await;
+        write(
+            &mut tcp,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nonly-this",
+        )
+        .await;
     })
     .await;
     let srv = proxy_server(config(&up.url())).await;
     let (head, mut body) = h2c(srv.plain, get_req(srv.plain, "/"), None).await;
     assert_eq!(head.status, StatusCode::OK);
-    let err = read_all(&mut body).await.expect_err("a truncated body must not end cleanly");
+    let err = read_all(&mut body)
+        .await
+        .expect_err("a truncated body must not end cleanly");
     assert!(err.is_reset(), "{err:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_body_resets_after_the_read_timeout() {
     let up = raw_upstream(|_, mut tcp| async move {
-        write(&mut tcp, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc").await;
+        write(
+            &mut tcp,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+        )
+        .await;
         tokio::time::sleep(Duration::from_secs(30)).await;
     })
     .await;
@@ -331,7 +415,11 @@ async fn stalled_body_resets_after_the_read_timeout() {
 async fn over_max_in_flight_is_503() {
     let up = raw_upstream(|_, mut tcp| async move {
         tokio::time::sleep(Duration::from_millis(600)).await;
-        write(&mut tcp, b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow").await;
+        write(
+            &mut tcp,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow",
+        )
+        .await;
     })
     .await;
     let mut cfg = config(&up.url());
@@ -343,7 +431,10 @@ async fn over_max_in_flight_is_503() {
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
     let busy = probe(&srv.opts("/")).await.unwrap();
-    assert_eq!(busy.exchanges[0].response.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        busy.exchanges[0].response.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
     let slow = slow.await.unwrap();
     assert_eq!(&slow.exchanges[0].response.body[..], b"slow");
     // The slot is free again once the slow response ended.

@@ -60,11 +60,18 @@ impl UpstreamError {
 
     /// The response sent to the client.
     pub(crate) fn response(&self, upstream: &str) -> Response<Body> {
-        let body = format!("{} {}: upstream {upstream}: {self}\n", self.status().as_u16(), self.status().canonical_reason().unwrap_or(""));
+        let body = format!(
+            "{} {}: upstream {upstream}: {self}\n",
+            self.status().as_u16(),
+            self.status().canonical_reason().unwrap_or("")
+        );
         let mut res = Response::new(Body::from(body));
         *res.status_mut() = self.status();
         let h = res.headers_mut();
-        h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
         h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if matches!(self, UpstreamError::Busy) {
             h.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));

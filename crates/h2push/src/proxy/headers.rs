@@ -8,7 +8,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use http::header::{HeaderName, HeaderValue, CONNECTION, COOKIE, HOST, TE, TRANSFER_ENCODING, UPGRADE};
+use http::header::{
+    HeaderName, HeaderValue, CONNECTION, COOKIE, HOST, TE, TRANSFER_ENCODING, UPGRADE,
+};
 use http::HeaderMap;
 
 /// The fields RFC 9110 §7.6.1 names as connection-specific, plus `Proxy-Connection` and
@@ -195,7 +197,10 @@ mod tests {
         assert_eq!(h["x-forwarded-for"], "192.0.2.1, 10.0.0.7");
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "example.test");
-        assert_eq!(h["forwarded"], "for=10.0.0.7;proto=https;host=\"example.test\"");
+        assert_eq!(
+            h["forwarded"],
+            "for=10.0.0.7;proto=https;host=\"example.test\""
+        );
         assert_eq!(h["host"], "example.test");
         assert!(!h.contains_key("te"));
     }

@@ -103,7 +103,13 @@ mod tests {
     #[test]
     fn remembers_preload_links_only_and_forgets_on_refresh() {
         let m = RouteHints::new(8);
-        m.refresh("/", [&v("</a.css>; rel=preload; as=style"), &v("</x>; rel=canonical")]);
+        m.refresh(
+            "/",
+            [
+                &v("</a.css>; rel=preload; as=style"),
+                &v("</x>; rel=canonical"),
+            ],
+        );
         let r = m.get("/").unwrap();
         assert_eq!(r.links.len(), 1);
         assert_eq!(r.hints[0].path, "/a.css");

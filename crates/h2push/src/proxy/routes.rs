@@ -64,9 +64,9 @@ impl<F> ProxyRoutes<F> {
             .iter()
             .find(|(prefix, _)| {
                 prefix == "/"
-                    || path.strip_prefix(prefix.as_str()).is_some_and(|rest| {
-                        rest.is_empty() || rest.starts_with('/')
-                    })
+                    || path
+                        .strip_prefix(prefix.as_str())
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
             })
             .map(|(_, p)| p)
     }

@@ -170,9 +170,13 @@ pub async fn read_all(recv: &mut h2::RecvStream) -> Result<Vec<u8>, h2::Error> {
 }
 
 pub fn get_req(addr: SocketAddr, path: &str) -> Request<()> {
-    Request::get(format!("http://{addr}{path}")).body(()).unwrap()
+    Request::get(format!("http://{addr}{path}"))
+        .body(())
+        .unwrap()
 }
 
 pub fn sha256(data: &[u8]) -> Vec<u8> {
-    ring::digest::digest(&ring::digest::SHA256, data).as_ref().to_vec()
+    ring::digest::digest(&ring::digest::SHA256, data)
+        .as_ref()
+        .to_vec()
 }

@@ -1,0 +1,225 @@
+//! `h2push proxy` and the config file's `[[proxy]]` sections.
+//!
+//! This module owns putting h2push in front of an existing HTTP/1.1 app: the `proxy`
+//! subcommand (one upstream for every path, the upstream's `Link: rel=preload` headers pushed
+//! and early-hinted), and the `[[proxy]]` sections `serve` mixes with its static root
+//! (`prefix = "/api"`, `upstream = "http://127.0.0.1:8000"`). The proxying itself is the
+//! library's `h2push::proxy`; TLS, limits and logging follow `serve`.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use h2push::files::StaticFiles;
+use h2push::hints::{HintLayer, HintPolicy};
+use h2push::proxy::{HostHeader, Proxy, ProxyConfig, ProxyRoutes};
+use h2push::tls::TlsIdentity;
+use h2push::{BoxError, Limits, Server};
+use serde::Deserialize;
+use tower::util::{Either, MapErr};
+use tower::Layer;
+
+use crate::CliError;
+
+#[derive(Args)]
+pub struct ProxyArgs {
+    /// The app to forward to: http://host:port[/base].
+    #[arg(long, value_name = "URL")]
+    upstream: String,
+    /// Listen for HTTPS (HTTP/2 and HTTP/1.1 by ALPN) here. May repeat. [default: 127.0.0.1:8443]
+    #[arg(long = "addr", value_name = "ADDR")]
+    addrs: Vec<SocketAddr>,
+    /// Also listen in plaintext here (HTTP/1.1 and h2c prior knowledge). May repeat.
+    #[arg(long = "h2c", value_name = "ADDR")]
+    h2c: Vec<SocketAddr>,
+    /// PEM certificate chain [default: a self-signed one made in memory].
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+    /// PEM private key for --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+    /// The Host the upstream sees: "preserve" (the client's), "upstream" (the URL's) or a value.
+    #[arg(long, value_name = "HOST", default_value = "preserve")]
+    host: String,
+    /// Connect timeout in milliseconds (504 after it).
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    connect_timeout_ms: u64,
+    /// Read timeout in seconds: for the response head (504) and between body reads (reset).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    read_timeout: u64,
+    /// Requests in flight to the upstream at most; more get 503.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    max_in_flight: usize,
+    /// Push nothing (103 Early Hints and Link headers still go out).
+    #[arg(long)]
+    no_push: bool,
+    /// Send no 103 Early Hints from remembered routes (the upstream's own 103s still pass).
+    #[arg(long)]
+    no_early_hints: bool,
+    /// Serving threads [default: one per core].
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Write no access log.
+    #[arg(long)]
+    no_access_log: bool,
+}
+
+/// A `[[proxy]]` section: requests under `prefix` go to `upstream`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxySection {
+    /// `/api` proxies `/api` and everything below it; `/` everything not served otherwise.
+    pub prefix: crate::config::LocalPath,
+    /// `http://host:port[/base]`.
+    pub upstream: String,
+    /// `"preserve"` (default), `"upstream"`, or the value to send.
+    pub host: Option<String>,
+    pub connect_timeout_ms: Option<u64>,
+    pub read_timeout_secs: Option<u64>,
+    pub max_in_flight: Option<usize>,
+}
+
+fn host_header(s: &str) -> Result<HostHeader, CliError> {
+    Ok(match s {
+        "preserve" => HostHeader::Preserve,
+        "upstream" => HostHeader::Upstream,
+        v => HostHeader::Rewrite(v.parse().map_err(|_| format!("invalid host {v:?}"))?),
+    })
+}
+
+fn proxy_config(
+    upstream: &str,
+    host: &str,
+    connect_ms: u64,
+    read_secs: u64,
+    max_in_flight: usize,
+) -> Result<ProxyConfig, CliError> {
+    let uri = upstream
+        .parse()
+        .map_err(|e| format!("upstream {upstream:?}: {e}"))?;
+    let mut c = ProxyConfig::new(uri)?;
+    c.host = host_header(host)?;
+    c.connect_timeout = Duration::from_millis(connect_ms);
+    c.read_timeout = Duration::from_secs(read_secs);
+    c.max_in_flight = max_in_flight;
+    Ok(c)
+}
+
+type Files = MapErr<StaticFiles, fn(Infallible) -> BoxError>;
+
+/// `serve`'s service: the static files alone, or mixed with the `[[proxy]]` prefixes.
+pub fn front(
+    files: StaticFiles,
+    sections: &[ProxySection],
+) -> Result<Either<Files, ProxyRoutes<StaticFiles>>, CliError> {
+    if sections.is_empty() {
+        let never: fn(Infallible) -> BoxError = |e| match e {};
+        return Ok(Either::Left(MapErr::new(files, never)));
+    }
+    let mut routes = ProxyRoutes::new(files);
+    for s in sections {
+        let c = proxy_config(
+            &s.upstream,
+            s.host.as_deref().unwrap_or("preserve"),
+            s.connect_timeout_ms.unwrap_or(5000),
+            s.read_timeout_secs.unwrap_or(60),
+            s.max_in_flight.unwrap_or(1024),
+        )?;
+        println!("  proxy {} -> {}", s.prefix.0, s.upstream);
+        routes = routes.route(s.prefix.0.clone(), Proxy::new(c));
+    }
+    Ok(Either::Right(routes))
+}
+
+pub fn run(args: ProxyArgs) -> Result<ExitCode, CliError> {
+    crate::serve::init_logging(!args.no_access_log);
+    let config = proxy_config(
+        &args.upstream,
+        &args.host,
+        args.connect_timeout_ms,
+        args.read_timeout,
+        args.max_in_flight,
+    )?;
+    let proxy = Proxy::new(config);
+    let mut policy = HintPolicy::default();
+    policy.push_rules = !args.no_push;
+    policy.push_preload_links = !args.no_push;
+    policy.early_hints = !args.no_early_hints;
+    let service = HintLayer::new(policy).layer(proxy.clone());
+
+    let identity = match (&args.cert, &args.key) {
+        (Some(c), Some(k)) => TlsIdentity::from_pem_files(c, k)?,
+        _ => TlsIdentity::generate_dev()?,
+    };
+    let mut addrs = args.addrs.clone();
+    if addrs.is_empty() {
+        addrs.push(SocketAddr::from(([127, 0, 0, 1], 8443)));
+    }
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let mut builder = Server::builder()
+        .tls(identity.server_config(&[b"h2", b"http/1.1"])?)
+        .limits(Limits::default())
+        .threads(threads);
+    for a in &addrs {
+        builder = builder.bind_tls(*a);
+    }
+    for a in &args.h2c {
+        builder = builder.bind_plain(*a);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let server = builder.build()?;
+        let signal = h2push::server::shutdown_signal();
+        println!("h2push proxying to {}", proxy.upstream());
+        for a in server.tls_addrs() {
+            println!("  https://{a}/  (HTTP/2 with push and 103, HTTP/1.1)");
+        }
+        for a in server.plain_addrs() {
+            println!("  http://{a}/  (HTTP/1.1, h2c prior knowledge)");
+        }
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let handle = server.shutdown_handle();
+        tokio::spawn(async move {
+            signal.await;
+            handle.shutdown();
+        });
+        server.serve(service).await;
+        Ok::<_, CliError>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_sections_parse() {
+        let c = crate::config::Config::parse(
+            "[[proxy]]\nprefix = \"/api\"\nupstream = \"http://127.0.0.1:8000\"\nhost = \"upstream\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.proxy[0].prefix.0, "/api");
+        assert!(matches!(
+            host_header("upstream").unwrap(),
+            HostHeader::Upstream
+        ));
+        assert!(proxy_config("https://x", "preserve", 1, 1, 1).is_err());
+    }
+
+    #[test]
+    fn bad_prefix_names_its_line() {
+        let e =
+            crate::config::Config::parse("[[proxy]]\nprefix = \"api\"\nupstream = \"http://a\"\n")
+                .unwrap_err();
+        assert!(e.starts_with("line 2"), "{e}");
+    }
+}
