@@ -26,6 +26,8 @@
 //! ```
 
 mod encode;
+pub mod http;
+pub mod hub;
 mod parse;
 
 pub use encode::{comment, Event};
