@@ -62,6 +62,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub use self::id::{EventId, InvalidEventId};
+pub(crate) use self::id::jitter;
 pub use self::redis::RedisOptions;
 pub use self::subscriber::{Overflow, Subscription};
 
