@@ -33,7 +33,9 @@ async fn h2_publish_then_receive() {
     let svc = service(HubConfig::default());
     let server = serve(svc).await;
     let mut conn = H2::connect(server.addr).await;
-    let (parts, mut events) = conn.get("/events?topic=news", &[("accept", "text/event-stream")]).await;
+    let (parts, mut events) = conn
+        .get("/events?topic=news", &[("accept", "text/event-stream")])
+        .await;
     check_event_stream_head(&parts);
     let id = publish(server.addr, TOKEN, "news", "hello\nworld").await;
     let got = events.events(1).await;
@@ -61,7 +63,11 @@ async fn many_streams_share_one_h2_connection() {
     let mut readers = Vec::new();
     for i in 0..60 {
         let topic = if i % 2 == 0 { "even" } else { "odd" };
-        readers.push(conn.get(&format!("/events?topic={topic}&topic=all"), &[]).await.1);
+        readers.push(
+            conn.get(&format!("/events?topic={topic}&topic=all"), &[])
+                .await
+                .1,
+        );
     }
     within("60 subscribers", async {
         while hub.stats().subscribers < 60 {
@@ -72,8 +78,16 @@ async fn many_streams_share_one_h2_connection() {
     hub.publish("even", Event::data("to even")).await.unwrap();
     hub.publish("all", Event::data("to all")).await.unwrap();
     for (i, r) in readers.iter_mut().enumerate() {
-        let expected: &[&str] = if i % 2 == 0 { &["to even", "to all"] } else { &["to all"] };
-        assert_eq!(data(&r.events(expected.len()).await), expected, "stream {i}");
+        let expected: &[&str] = if i % 2 == 0 {
+            &["to even", "to all"]
+        } else {
+            &["to all"]
+        };
+        assert_eq!(
+            data(&r.events(expected.len()).await),
+            expected,
+            "stream {i}"
+        );
     }
 }
 
@@ -96,15 +110,28 @@ async fn reconnect_with_last_event_id_gets_exactly_what_was_missed() {
         hub.publish(t, Event::data(d)).await.unwrap();
     }
     // HTTP/2, Last-Event-ID header (how a browser reconnects).
-    let (_, mut again) = conn.get("/events?topic=a&topic=b", &[("last-event-id", &last)]).await;
+    let (_, mut again) = conn
+        .get("/events?topic=a&topic=b", &[("last-event-id", &last)])
+        .await;
     assert_eq!(data(&again.events(3).await), ["3", "4", "5"]);
-    assert!(again.quiet_for(Duration::from_millis(200)).await, "nothing twice");
+    assert!(
+        again.quiet_for(Duration::from_millis(200)).await,
+        "nothing twice"
+    );
     // HTTP/1.1, lastEventId query parameter (a page's first connection).
-    let (_, mut h1) = h1_get(server.addr, &format!("/events?topic=a&topic=b&lastEventId={last}"), &[]).await;
+    let (_, mut h1) = h1_get(
+        server.addr,
+        &format!("/events?topic=a&topic=b&lastEventId={last}"),
+        &[],
+    )
+    .await;
     assert_eq!(data(&h1.events(3).await), ["3", "4", "5"]);
     // The header wins over the query (the query holds the id the page started with).
     let (_, mut both) = conn
-        .get(&format!("/events?topic=a&topic=b&lastEventId={}", ids[0]), &[("last-event-id", &last)])
+        .get(
+            &format!("/events?topic=a&topic=b&lastEventId={}", ids[0]),
+            &[("last-event-id", &last)],
+        )
         .await;
     assert_eq!(data(&both.events(3).await), ["3", "4", "5"]);
     // Then live, on all of them.
@@ -126,11 +153,16 @@ async fn gap_event_when_history_does_not_reach_back() {
         publish(server.addr, TOKEN, "t", &i.to_string()).await;
     }
     let mut conn = H2::connect(server.addr).await;
-    let (_, mut r) = conn.get("/events?topic=t", &[("last-event-id", &first)]).await;
+    let (_, mut r) = conn
+        .get("/events?topic=t", &[("last-event-id", &first)])
+        .await;
     let got = r.events(3).await;
     assert_eq!(got[0].event_type, "gap");
     let gap: serde_json::Value = serde_json::from_str(&got[0].data).unwrap();
-    assert_eq!(gap, serde_json::json!({"reason": "history", "topics": ["t"]}));
+    assert_eq!(
+        gap,
+        serde_json::json!({"reason": "history", "topics": ["t"]})
+    );
     assert_eq!(data(&got[1..]), ["3", "4"]);
 }
 
@@ -145,7 +177,9 @@ async fn a_stalled_subscriber_does_not_delay_a_fast_one() {
     // Stalled readers: never read; 1 KiB stream windows. One on its own connection, one
     // sharing the fast reader's connection (whose connection window is large).
     let mut small = h2::client::Builder::new();
-    small.initial_window_size(1024).initial_connection_window_size(1 << 30);
+    small
+        .initial_window_size(1024)
+        .initial_connection_window_size(1 << 30);
     let mut stalled_conn = H2::connect_with(server.addr, small.clone()).await;
     let (_, _stalled_alone) = stalled_conn.get("/events?topic=t", &[]).await;
     let mut shared = H2::connect_with(server.addr, small).await;
@@ -167,7 +201,9 @@ async fn a_stalled_subscriber_does_not_delay_a_fast_one() {
         let hub = hub.clone();
         tokio::spawn(async move {
             for i in 0..n {
-                hub.publish("t", Event::data(format!("{i} {payload}"))).await.unwrap();
+                hub.publish("t", Event::data(format!("{i} {payload}")))
+                    .await
+                    .unwrap();
                 if i % 50 == 0 {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
@@ -179,10 +215,16 @@ async fn a_stalled_subscriber_does_not_delay_a_fast_one() {
     let took = start.elapsed();
     within("the publisher", publisher).await.unwrap();
     for got in [&got, &got_h1] {
-        assert!(got.iter().all(|e| e.event_type == "message"), "no gap for fast readers");
+        assert!(
+            got.iter().all(|e| e.event_type == "message"),
+            "no gap for fast readers"
+        );
         assert!(got.last().unwrap().data.starts_with(&format!("{} ", n - 1)));
     }
-    assert!(took < Duration::from_secs(8), "fast subscribers took {took:?}");
+    assert!(
+        took < Duration::from_secs(8),
+        "fast subscribers took {took:?}"
+    );
     // The stalled ones overflowed (2000 × 200 B ≫ 1 KiB window + 64 queued) and dropped.
     assert!(hub.stats().dropped > 2 * 1000, "{:?}", hub.stats());
 }
@@ -208,7 +250,10 @@ async fn heartbeats_keep_an_idle_stream_alive() {
             }
         }
         let took = start.elapsed();
-        assert!(took >= Duration::from_millis(200) && took < Duration::from_secs(3), "{took:?}");
+        assert!(
+            took >= Duration::from_millis(200) && took < Duration::from_secs(3),
+            "{took:?}"
+        );
     }
 }
 
@@ -217,7 +262,10 @@ async fn retry_is_sent_first_when_configured() {
     let svc = service(HubConfig::default()).retry(Duration::from_millis(2500));
     let server = serve(svc).await;
     let (_, mut r) = h1_get(server.addr, "/events?topic=t", &[]).await;
-    assert_eq!(r.next_item().await, Some(Item::Retry(Duration::from_millis(2500))));
+    assert_eq!(
+        r.next_item().await,
+        Some(Item::Retry(Duration::from_millis(2500)))
+    );
 }
 
 #[tokio::test]
@@ -226,16 +274,37 @@ async fn publish_needs_the_right_token() {
     let server = serve(HubService::new(Hub::memory(HubConfig::default()))).await;
     let (status, _, body) = h1_fetch(server.addr, "POST", "/publish", &[], "topic=t&data=x").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(body.contains("--publish-token") && body.contains("[sse]"), "{body}");
+    assert!(
+        body.contains("--publish-token") && body.contains("[sse]"),
+        "{body}"
+    );
 
     let server = serve(service(HubConfig::default())).await;
     let form = [("content-type", "application/x-www-form-urlencoded")];
-    let (status, head, _) = h1_fetch(server.addr, "POST", "/publish", &form, "topic=t&data=x").await;
+    let (status, head, _) =
+        h1_fetch(server.addr, "POST", "/publish", &form, "topic=t&data=x").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(head["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
-    let (status, _, _) = h1_fetch(server.addr, "POST", "/publish", &[("authorization", "Bearer nope")], "topic=t&data=x").await;
+    assert!(head["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Bearer"));
+    let (status, _, _) = h1_fetch(
+        server.addr,
+        "POST",
+        "/publish",
+        &[("authorization", "Bearer nope")],
+        "topic=t&data=x",
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _, _) = h1_fetch(server.addr, "POST", "/publish", &[("authorization", "Basic eDp5")], "topic=t&data=x").await;
+    let (status, _, _) = h1_fetch(
+        server.addr,
+        "POST",
+        "/publish",
+        &[("authorization", "Basic eDp5")],
+        "topic=t&data=x",
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _, body) = h1_fetch(server.addr, "GET", "/publish", &[], "").await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
@@ -252,31 +321,71 @@ async fn publish_takes_forms_and_json() {
     let mut conn = H2::connect(server.addr).await;
     let (_, mut r) = conn.get("/events?topic=t", &[]).await;
     let auth = format!("Bearer {TOKEN}");
-    let json = [("authorization", auth.as_str()), ("content-type", "application/json")];
-    let form = [("authorization", auth.as_str()), ("content-type", "application/x-www-form-urlencoded")];
+    let json = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let form = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/x-www-form-urlencoded"),
+    ];
 
     // Over HTTP/2 too, on the subscriber's own connection.
     let (parts, mut body) = conn
-        .request("POST", "/publish", &json, r#"{"topic":"t","data":{"n":1},"event":"update"}"#)
+        .request(
+            "POST",
+            "/publish",
+            &json,
+            r#"{"topic":"t","data":{"n":1},"event":"update"}"#,
+        )
         .await;
     assert_eq!(parts.status, StatusCode::OK);
     let reply = within("publish reply", body.data()).await.unwrap().unwrap();
     let reply: serde_json::Value = serde_json::from_slice(&reply).unwrap();
     let got = r.events(1).await;
-    assert_eq!((got[0].event_type.as_str(), got[0].data.as_str()), ("update", r#"{"n":1}"#));
+    assert_eq!(
+        (got[0].event_type.as_str(), got[0].data.as_str()),
+        ("update", r#"{"n":1}"#)
+    );
     assert_eq!(reply["id"], got[0].last_event_id.as_str());
     assert_eq!(reply["topic"], "t");
 
-    let (status, _, body) = h1_fetch(server.addr, "POST", "/publish", &form, "topic=t&data=a%0Ab&type=note").await;
+    let (status, _, body) = h1_fetch(
+        server.addr,
+        "POST",
+        "/publish",
+        &form,
+        "topic=t&data=a%0Ab&type=note",
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let got = r.events(1).await;
-    assert_eq!((got[0].event_type.as_str(), got[0].data.as_str()), ("note", "a\nb"));
+    assert_eq!(
+        (got[0].event_type.as_str(), got[0].data.as_str()),
+        ("note", "a\nb")
+    );
 
     // Idempotency key: the second post publishes nothing and returns the same id.
-    let (_, _, first) = h1_fetch(server.addr, "POST", "/publish", &form, "topic=t&data=once&id=k1").await;
-    let (_, _, second) = h1_fetch(server.addr, "POST", "/publish", &form, "topic=t&data=once&id=k1").await;
-    let (first, second): (serde_json::Value, serde_json::Value) =
-        (serde_json::from_str(&first).unwrap(), serde_json::from_str(&second).unwrap());
+    let (_, _, first) = h1_fetch(
+        server.addr,
+        "POST",
+        "/publish",
+        &form,
+        "topic=t&data=once&id=k1",
+    )
+    .await;
+    let (_, _, second) = h1_fetch(
+        server.addr,
+        "POST",
+        "/publish",
+        &form,
+        "topic=t&data=once&id=k1",
+    )
+    .await;
+    let (first, second): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_str(&first).unwrap(),
+        serde_json::from_str(&second).unwrap(),
+    );
     assert_eq!(first["id"], second["id"]);
     assert_eq!(second["duplicate"], true);
     assert_eq!(data(&r.events(1).await), ["once"]);
@@ -298,7 +407,10 @@ async fn publish_takes_forms_and_json() {
     assert_eq!(got, StatusCode::PAYLOAD_TOO_LARGE);
     let (got, _, _) = h1_fetch(server.addr, "POST", "/publish", &json, "{not json").await;
     assert_eq!(got, StatusCode::BAD_REQUEST);
-    let plain = [("authorization", auth.as_str()), ("content-type", "text/plain")];
+    let plain = [
+        ("authorization", auth.as_str()),
+        ("content-type", "text/plain"),
+    ];
     let (got, _, _) = h1_fetch(server.addr, "POST", "/publish", &plain, "x").await;
     assert_eq!(got, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
@@ -332,7 +444,12 @@ async fn subscriber_tokens_by_query_or_cookie() {
     let (parts, _r) = h1_get(server.addr, "/events?topic=t&token=sub-2", &[]).await;
     assert_eq!(parts.status, StatusCode::OK);
     let mut conn = H2::connect(server.addr).await;
-    let (parts, _r) = conn.get("/events?topic=t", &[("cookie", "x=1; h2push_sse_token=sub-1")]).await;
+    let (parts, _r) = conn
+        .get(
+            "/events?topic=t",
+            &[("cookie", "x=1; h2push_sse_token=sub-1")],
+        )
+        .await;
     assert_eq!(parts.status, StatusCode::OK);
 }
 
@@ -367,45 +484,80 @@ async fn a_client_reset_unsubscribes() {
 async fn cors_for_listed_origins() {
     let svc = service(HubConfig::default()).allow_origins(["https://app.example"]);
     let server = serve(svc).await;
-    let (parts, _r) = h1_get(server.addr, "/events?topic=t", &[("origin", "https://app.example")]).await;
-    assert_eq!(parts.headers["access-control-allow-origin"], "https://app.example");
+    let (parts, _r) = h1_get(
+        server.addr,
+        "/events?topic=t",
+        &[("origin", "https://app.example")],
+    )
+    .await;
+    assert_eq!(
+        parts.headers["access-control-allow-origin"],
+        "https://app.example"
+    );
     assert_eq!(parts.headers["vary"], "origin");
     let (status, head, _) = h1_fetch(
         server.addr,
         "OPTIONS",
         "/events?topic=t",
-        &[("origin", "https://app.example"), ("access-control-request-headers", "last-event-id")],
+        &[
+            ("origin", "https://app.example"),
+            ("access-control-request-headers", "last-event-id"),
+        ],
         "",
     )
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(head["access-control-allow-origin"], "https://app.example");
-    assert!(head["access-control-allow-headers"].to_str().unwrap().contains("last-event-id"));
+    assert!(head["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .contains("last-event-id"));
 }
 
 #[tokio::test]
 async fn cors_refuses_unlisted_origins() {
     let svc = service(HubConfig::default()).allow_origins(["https://app.example"]);
     let server = serve(svc).await;
-    let (parts, _r) = h1_get(server.addr, "/events?topic=t", &[("origin", "https://evil.example")]).await;
+    let (parts, _r) = h1_get(
+        server.addr,
+        "/events?topic=t",
+        &[("origin", "https://evil.example")],
+    )
+    .await;
     assert!(parts.headers.get("access-control-allow-origin").is_none());
     // Any origin, with credentials: the origin is echoed, never `*`.
-    let svc = service(HubConfig::default()).allow_origins(["*"]).allow_credentials(true);
+    let svc = service(HubConfig::default())
+        .allow_origins(["*"])
+        .allow_credentials(true);
     let server = serve(svc).await;
-    let (parts, _r) = h1_get(server.addr, "/events?topic=t", &[("origin", "https://x.example")]).await;
-    assert_eq!(parts.headers["access-control-allow-origin"], "https://x.example");
+    let (parts, _r) = h1_get(
+        server.addr,
+        "/events?topic=t",
+        &[("origin", "https://x.example")],
+    )
+    .await;
+    assert_eq!(
+        parts.headers["access-control-allow-origin"],
+        "https://x.example"
+    );
     assert_eq!(parts.headers["access-control-allow-credentials"], "true");
 }
 
 #[tokio::test]
 async fn mounted_in_front_of_another_service() {
     let files = tower::service_fn(|req: http::Request<h2push::Body>| async move {
-        Ok::<_, std::convert::Infallible>(http::Response::new(h2push::Body::from(format!("file {}", req.uri().path()))))
+        Ok::<_, std::convert::Infallible>(http::Response::new(h2push::Body::from(format!(
+            "file {}",
+            req.uri().path()
+        ))))
     });
     let svc = service(HubConfig::default());
     let server = serve(mount(Some(svc), files)).await;
     let (status, _, body) = h1_fetch(server.addr, "GET", "/index.html", &[], "").await;
-    assert_eq!((status, body.as_str()), (StatusCode::OK, "file /index.html"));
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::OK, "file /index.html")
+    );
     let (parts, mut r) = h1_get(server.addr, "/events?topic=t", &[]).await;
     check_event_stream_head(&parts);
     publish(server.addr, TOKEN, "t", "via mount").await;

@@ -47,7 +47,11 @@ fn gap_json(e: &ParsedEvent) -> serde_json::Value {
 async fn publish_n(hub: &Hub, topic: &str, range: std::ops::Range<usize>) -> Vec<EventId> {
     let mut ids = Vec::new();
     for i in range {
-        ids.push(hub.publish(topic, Event::data(format!("{topic}{i}"))).await.unwrap());
+        ids.push(
+            hub.publish(topic, Event::data(format!("{topic}{i}")))
+                .await
+                .unwrap(),
+        );
     }
     ids
 }
@@ -61,7 +65,9 @@ async fn ids_are_ordered_across_topics_and_short() {
         let id = hub.publish(topic, Event::data("x")).await.unwrap();
         let text = id.to_string();
         assert!(text.len() <= 36, "{text}");
-        assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+        assert!(text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
         assert_eq!(text.parse::<EventId>().unwrap(), id);
         if let Some(prev) = last {
             assert!(prev < id, "{prev} < {id}");
@@ -79,7 +85,10 @@ async fn live_events_arrive_with_their_ids() {
     let hub = Hub::memory(HubConfig::default());
     let mut sub = hub.subscribe(["news"], None).await.unwrap();
     let id = hub
-        .publish("news", Event::data("line 1\nline 2").event("update").unwrap())
+        .publish(
+            "news",
+            Event::data("line 1\nline 2").event("update").unwrap(),
+        )
         .await
         .unwrap();
     let got = events(&mut sub, 1).await;
@@ -95,7 +104,10 @@ async fn live_events_arrive_with_their_ids() {
 async fn replay_after_last_event_id_is_exact() {
     let hub = Hub::memory(HubConfig::default());
     let ids = publish_n(&hub, "t", 0..6).await;
-    let mut sub = hub.subscribe(["t"], Some(&ids[2].to_string())).await.unwrap();
+    let mut sub = hub
+        .subscribe(["t"], Some(&ids[2].to_string()))
+        .await
+        .unwrap();
     let replayed = events(&mut sub, 3).await;
     assert_eq!(data(&replayed), ["t3", "t4", "t5"]);
     assert_eq!(replayed[2].last_event_id, ids[5].to_string());
@@ -105,7 +117,10 @@ async fn replay_after_last_event_id_is_exact() {
     assert_eq!(data(&events(&mut sub, 1).await), ["t6"]);
 
     // Resuming from the newest id replays nothing.
-    let mut sub = hub.subscribe(["t"], Some(&ids[5].to_string())).await.unwrap();
+    let mut sub = hub
+        .subscribe(["t"], Some(&ids[5].to_string()))
+        .await
+        .unwrap();
     hub.publish("t", Event::data("t7")).await.unwrap();
     assert_eq!(data(&events(&mut sub, 2).await), ["t6", "t7"]);
 }
@@ -117,7 +132,10 @@ async fn one_id_resumes_several_topics_in_order() {
     for (t, d) in [("b", "b1"), ("c", "c1"), ("a", "a2"), ("b", "b2")] {
         hub.publish(t, Event::data(d)).await.unwrap();
     }
-    let mut sub = hub.subscribe(["a", "b"], Some(&a1.to_string())).await.unwrap();
+    let mut sub = hub
+        .subscribe(["a", "b"], Some(&a1.to_string()))
+        .await
+        .unwrap();
     assert_eq!(data(&events(&mut sub, 3).await), ["b1", "a2", "b2"]);
 }
 
@@ -129,7 +147,10 @@ async fn gap_when_history_is_too_short() {
     });
     let ids = publish_n(&hub, "t", 0..10).await;
     publish_n(&hub, "u", 0..2).await;
-    let mut sub = hub.subscribe(["t", "u"], Some(&ids[1].to_string())).await.unwrap();
+    let mut sub = hub
+        .subscribe(["t", "u"], Some(&ids[1].to_string()))
+        .await
+        .unwrap();
     let got = events(&mut sub, 6).await;
     let gap = gap_json(&got[0]);
     assert_eq!(gap["reason"], "history");
@@ -139,7 +160,10 @@ async fn gap_when_history_is_too_short() {
     assert_eq!(data(&got[1..]), ["t7", "t8", "t9", "u0", "u1"]);
 
     // A cursor within the history: no gap.
-    let mut sub = hub.subscribe(["t"], Some(&ids[6].to_string())).await.unwrap();
+    let mut sub = hub
+        .subscribe(["t"], Some(&ids[6].to_string()))
+        .await
+        .unwrap();
     assert_eq!(data(&events(&mut sub, 3).await), ["t7", "t8", "t9"]);
 }
 
@@ -152,7 +176,10 @@ async fn gap_when_history_is_too_old() {
     let ids = publish_n(&hub, "t", 0..3).await;
     tokio::time::sleep(Duration::from_millis(250)).await;
     let fresh = publish_n(&hub, "t", 3..4).await;
-    let mut sub = hub.subscribe(["t"], Some(&ids[0].to_string())).await.unwrap();
+    let mut sub = hub
+        .subscribe(["t"], Some(&ids[0].to_string()))
+        .await
+        .unwrap();
     let got = events(&mut sub, 2).await;
     assert_eq!(gap_json(&got[0])["reason"], "history");
     assert_eq!(got[1].data, "t3");
@@ -225,12 +252,21 @@ async fn close_policy_ends_the_stream_with_retry_and_replay_resumes_it() {
         _ => None,
     });
     let retry = retry.expect("a retry field");
-    assert!(retry >= Duration::from_millis(375) && retry <= Duration::from_millis(625), "{retry:?}");
+    assert!(
+        retry >= Duration::from_millis(375) && retry <= Duration::from_millis(625),
+        "{retry:?}"
+    );
     assert_eq!(hub.stats().closed, 1);
     // The client reconnects with the last id it had (none here: it read nothing) and gets
     // everything from the history.
-    let mut again = hub.subscribe(["t"], Some(&ids[3].to_string())).await.unwrap();
-    assert_eq!(data(&events(&mut again, 6).await), ["t4", "t5", "t6", "t7", "t8", "t9"]);
+    let mut again = hub
+        .subscribe(["t"], Some(&ids[3].to_string()))
+        .await
+        .unwrap();
+    assert_eq!(
+        data(&events(&mut again, 6).await),
+        ["t4", "t5", "t6", "t7", "t8", "t9"]
+    );
 }
 
 #[tokio::test]
@@ -246,7 +282,10 @@ async fn each_event_is_encoded_once_and_shared() {
         chunks.push(chunk(sub).await.unwrap());
     }
     // A replaying subscriber gets the same bytes too.
-    let mut late = hub.subscribe(["t"], Some(&format!("{}_0", id.epoch()))).await.unwrap();
+    let mut late = hub
+        .subscribe(["t"], Some(&format!("{}_0", id.epoch())))
+        .await
+        .unwrap();
     chunks.push(chunk(&mut late).await.unwrap());
     let ptr = chunks[0].as_ptr();
     for c in &chunks {
@@ -283,7 +322,10 @@ async fn a_stalled_subscriber_never_slows_publishing() {
     assert!(took < Duration::from_secs(5), "publishing took {took:?}");
     let got = tokio::time::timeout(WAIT, reader).await.unwrap().unwrap();
     let expected: Vec<String> = (0..20_000).map(|i| i.to_string()).collect();
-    assert!(got == expected, "the fast subscriber got every event, in order, no gap");
+    assert!(
+        got == expected,
+        "the fast subscriber got every event, in order, no gap"
+    );
     // The stalled one kept its 1000 newest; the rest were dropped.
     assert_eq!(hub.stats().dropped, 19_000);
 }
@@ -300,7 +342,9 @@ async fn multi_topic_subscribers_see_increasing_ids_under_concurrent_publishers(
         let hub = hub.clone();
         tasks.push(tokio::spawn(async move {
             for i in 0..500 {
-                hub.publish(topic, Event::data(i.to_string())).await.unwrap();
+                hub.publish(topic, Event::data(i.to_string()))
+                    .await
+                    .unwrap();
             }
         }));
     }
@@ -308,7 +352,10 @@ async fn multi_topic_subscribers_see_increasing_ids_under_concurrent_publishers(
         t.await.unwrap();
     }
     let got = events(&mut sub, 1500).await;
-    let ids: Vec<EventId> = got.iter().map(|e| e.last_event_id.parse().unwrap()).collect();
+    let ids: Vec<EventId> = got
+        .iter()
+        .map(|e| e.last_event_id.parse().unwrap())
+        .collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
 }
 
@@ -316,9 +363,18 @@ async fn multi_topic_subscribers_see_increasing_ids_under_concurrent_publishers(
 async fn idempotency_keys_publish_once() {
     let hub = Hub::memory(HubConfig::default());
     let mut sub = hub.subscribe(["orders"], None).await.unwrap();
-    let a = hub.publish_once("orders", "k1", Event::data("paid")).await.unwrap();
-    let b = hub.publish_once("orders", "k1", Event::data("paid")).await.unwrap();
-    let c = hub.publish_once("other", "k1", Event::data("x")).await.unwrap();
+    let a = hub
+        .publish_once("orders", "k1", Event::data("paid"))
+        .await
+        .unwrap();
+    let b = hub
+        .publish_once("orders", "k1", Event::data("paid"))
+        .await
+        .unwrap();
+    let c = hub
+        .publish_once("other", "k1", Event::data("x"))
+        .await
+        .unwrap();
     assert!(!a.duplicate && b.duplicate && !c.duplicate);
     assert_eq!(a.id, b.id);
     assert_eq!(data(&events(&mut sub, 1).await), ["paid"]);
@@ -355,13 +411,21 @@ async fn bad_input_is_refused_with_typed_errors() {
         hub.publish("news", Event::data("x".repeat(200))).await,
         Err(HubError::EventTooLarge { max: 100, .. })
     ));
-    assert_eq!(hub.subscribe(Vec::<&str>::new(), None).await.unwrap_err(), HubError::NoTopics);
     assert_eq!(
-        hub.subscribe(["news", "room.1", "room.2"], None).await.unwrap_err(),
+        hub.subscribe(Vec::<&str>::new(), None).await.unwrap_err(),
+        HubError::NoTopics
+    );
+    assert_eq!(
+        hub.subscribe(["news", "room.1", "room.2"], None)
+            .await
+            .unwrap_err(),
         HubError::TooManyTopics { max: 2 }
     );
     // Duplicates count once.
-    assert!(hub.subscribe(["news", "news", "room.1"], None).await.is_ok());
+    assert!(hub
+        .subscribe(["news", "news", "room.1"], None)
+        .await
+        .is_ok());
     assert!(matches!(
         hub.subscribe(["nope"], None).await,
         Err(HubError::UnknownTopic(_))
@@ -413,6 +477,12 @@ async fn shutdown_ends_streams_after_what_is_queued() {
     let items = Parser::new().feed_items(&end);
     assert!(items.iter().any(|i| matches!(i, Item::Retry(_))), "{end:?}");
     assert_eq!(chunk(&mut sub).await, None);
-    assert_eq!(hub.publish("t", Event::data("x")).await, Err(HubError::Closed));
-    assert_eq!(hub.subscribe(["t"], None).await.unwrap_err(), HubError::Closed);
+    assert_eq!(
+        hub.publish("t", Event::data("x")).await,
+        Err(HubError::Closed)
+    );
+    assert_eq!(
+        hub.subscribe(["t"], None).await.unwrap_err(),
+        HubError::Closed
+    );
 }

@@ -163,7 +163,9 @@ impl H2 {
     /// With small windows, for a client that reads slowly or never.
     pub async fn connect_with(addr: SocketAddr, builder: h2::client::Builder) -> H2 {
         let tcp = within("connect", TcpStream::connect(addr)).await.unwrap();
-        let (send, conn) = within("h2 handshake", builder.handshake(tcp)).await.unwrap();
+        let (send, conn) = within("h2 handshake", builder.handshake(tcp))
+            .await
+            .unwrap();
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -171,7 +173,13 @@ impl H2 {
     }
 
     /// Sends a request; returns the head and the body stream.
-    pub async fn request(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (http::response::Parts, h2::RecvStream) {
+    pub async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (http::response::Parts, h2::RecvStream) {
         let mut req = Request::builder()
             .method(method)
             .uri(format!("http://{}{path}", self.addr));
@@ -183,30 +191,49 @@ impl H2 {
         let mut send = send;
         let (res, mut stream) = send.send_request(req, body.is_empty()).unwrap();
         if !body.is_empty() {
-            stream.send_data(Bytes::from(body.to_owned()), true).unwrap();
+            stream
+                .send_data(Bytes::from(body.to_owned()), true)
+                .unwrap();
         }
         let res = within("h2 response head", res).await.unwrap();
         res.into_parts()
     }
 
     /// Subscribes; returns the head and a reader.
-    pub async fn get(&mut self, path: &str, headers: &[(&str, &str)]) -> (http::response::Parts, EventReader) {
+    pub async fn get(
+        &mut self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (http::response::Parts, EventReader) {
         let (parts, body) = self.request("GET", path, headers, "").await;
         (parts, EventReader::new(Source::H2(body)))
     }
 }
 
 /// Subscribes over a new HTTP/1.1 connection.
-pub async fn h1_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (http::response::Parts, EventReader) {
+pub async fn h1_get(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (http::response::Parts, EventReader) {
     let (parts, body) = h1_request(addr, "GET", path, headers, "").await;
     (parts, EventReader::new(Source::H1(body)))
 }
 
-async fn h1_request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (http::response::Parts, hyper::body::Incoming) {
+async fn h1_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (http::response::Parts, hyper::body::Incoming) {
     let tcp = within("connect", TcpStream::connect(addr)).await.unwrap();
-    let (mut send, conn) = within("h1 handshake", hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(tcp)))
-        .await
-        .unwrap();
+    let (mut send, conn) = within(
+        "h1 handshake",
+        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(tcp)),
+    )
+    .await
+    .unwrap();
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -218,15 +245,30 @@ async fn h1_request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str
         req = req.header(*k, *v);
     }
     let req = req.body(Full::new(Bytes::from(body.to_owned()))).unwrap();
-    let res = within("h1 response head", send.send_request(req)).await.unwrap();
+    let res = within("h1 response head", send.send_request(req))
+        .await
+        .unwrap();
     res.into_parts()
 }
 
 /// A whole HTTP/1.1 exchange: status, head, body text.
-pub async fn h1_fetch(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (StatusCode, HeaderMap, String) {
+pub async fn h1_fetch(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (StatusCode, HeaderMap, String) {
     let (parts, incoming) = h1_request(addr, method, path, headers, body).await;
-    let bytes = within("h1 body", incoming.collect()).await.unwrap().to_bytes();
-    (parts.status, parts.headers, String::from_utf8_lossy(&bytes).into_owned())
+    let bytes = within("h1 body", incoming.collect())
+        .await
+        .unwrap()
+        .to_bytes();
+    (
+        parts.status,
+        parts.headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
 }
 
 /// `POST /publish` as a form with a bearer token; returns the new event id.
@@ -237,7 +279,10 @@ pub async fn publish(addr: SocketAddr, token: &str, topic: &str, data: &str) -> 
         addr,
         "POST",
         "/publish",
-        &[("authorization", &auth), ("content-type", "application/x-www-form-urlencoded")],
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
         &form,
     )
     .await;

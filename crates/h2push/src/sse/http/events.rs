@@ -107,7 +107,10 @@ impl http_body::Body for EventStream {
     type Data = Bytes;
     type Error = Infallible;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let mut this = self.project();
         if *this.done {
             return Poll::Ready(None);
@@ -165,8 +168,14 @@ pub fn event_stream_head() -> http::HeaderMap {
 
 fn set_event_stream_head<B>(res: &mut Response<B>) {
     let h = res.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(crate::sse::MIME_TYPE));
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store, no-transform"));
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(crate::sse::MIME_TYPE),
+    );
+    h.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("no-store, no-transform"),
+    );
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
 }
 
@@ -195,17 +204,23 @@ pub(super) async fn subscribe(ep: &Endpoints, req: Request<Body>) -> Response<Bo
     if !ep.subscriber_tokens.is_empty() {
         let token = token.or_else(|| cookie(&parts.headers, &ep.token_cookie));
         match token {
-            None => {
+            None => return text_response(
+                StatusCode::UNAUTHORIZED,
+                &format!(
+                    "subscribing needs a token: add ?{}=TOKEN to the URL or send the {} cookie\n",
+                    ep.token_param, ep.token_cookie
+                ),
+            ),
+            Some(t)
+                if !ep
+                    .subscriber_tokens
+                    .iter()
+                    .any(|ok| ct_eq(ok.as_bytes(), t.as_bytes())) =>
+            {
                 return text_response(
-                    StatusCode::UNAUTHORIZED,
-                    &format!(
-                        "subscribing needs a token: add ?{}=TOKEN to the URL or send the {} cookie\n",
-                        ep.token_param, ep.token_cookie
-                    ),
+                    StatusCode::FORBIDDEN,
+                    "this subscriber token is not valid\n",
                 )
-            }
-            Some(t) if !ep.subscriber_tokens.iter().any(|ok| ct_eq(ok.as_bytes(), t.as_bytes())) => {
-                return text_response(StatusCode::FORBIDDEN, "this subscriber token is not valid\n")
             }
             Some(_) => {}
         }
@@ -234,14 +249,18 @@ pub(super) async fn subscribe(ep: &Endpoints, req: Request<Body>) -> Response<Bo
             *res.status_mut() = StatusCode::NO_CONTENT;
             res
         }
-        Err(e @ (HubError::NoTopics | HubError::InvalidTopic { .. } | HubError::TooManyTopics { .. })) => {
-            text_response(StatusCode::BAD_REQUEST, &format!("{e}\n"))
-        }
+        Err(
+            e @ (HubError::NoTopics
+            | HubError::InvalidTopic { .. }
+            | HubError::TooManyTopics { .. }),
+        ) => text_response(StatusCode::BAD_REQUEST, &format!("{e}\n")),
         Err(HubError::Unavailable(why)) => {
             tracing::warn!("subscription deferred: {why}");
             retry_later(ep.hub_end_chunk("h2push: the event backend is unavailable; retrying"))
         }
-        Err(HubError::Closed) => retry_later(ep.hub_end_chunk("h2push: server shutting down; reconnect")),
+        Err(HubError::Closed) => {
+            retry_later(ep.hub_end_chunk("h2push: server shutting down; reconnect"))
+        }
         Err(e) => {
             tracing::error!("subscription failed: {e}");
             text_response(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n"))

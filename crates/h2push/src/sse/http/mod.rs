@@ -115,7 +115,10 @@ impl std::fmt::Debug for HubService {
         f.debug_struct("HubService")
             .field("events", &self.ep.events_path)
             .field("publish", &self.ep.publish_path)
-            .field("publish_token", &self.ep.publish_token.as_ref().map(|_| "***"))
+            .field(
+                "publish_token",
+                &self.ep.publish_token.as_ref().map(|_| "***"),
+            )
             .field("heartbeat", &self.ep.heartbeat)
             .finish()
     }
@@ -191,7 +194,11 @@ impl HubService {
 
     /// Names the query parameter and the cookie that carry a subscriber token.
     #[must_use]
-    pub fn token_names(self, query_param: impl Into<String>, cookie: impl Into<String>) -> HubService {
+    pub fn token_names(
+        self,
+        query_param: impl Into<String>,
+        cookie: impl Into<String>,
+    ) -> HubService {
         let (q, c) = (query_param.into(), cookie.into());
         self.set(|e| {
             e.token_param = q;
@@ -277,8 +284,14 @@ impl HubService {
                         StatusCode::METHOD_NOT_ALLOWED,
                         &format!("use {} on {path}\n", allowed[0]),
                     );
-                    res.headers_mut()
-                        .insert(ALLOW, HeaderValue::from_static(if is_events { "GET, OPTIONS" } else { "POST, OPTIONS" }));
+                    res.headers_mut().insert(
+                        ALLOW,
+                        HeaderValue::from_static(if is_events {
+                            "GET, OPTIONS"
+                        } else {
+                            "POST, OPTIONS"
+                        }),
+                    );
                     res
                 }
             }
@@ -404,7 +417,9 @@ fn allowed_origin(ep: &Endpoints, origin: Option<&HeaderValue>) -> Option<Header
         Origins::Any => Some(origin.clone()),
         Origins::List(list) => {
             let o = origin.to_str().ok()?;
-            list.iter().any(|a| a.eq_ignore_ascii_case(o)).then(|| origin.clone())
+            list.iter()
+                .any(|a| a.eq_ignore_ascii_case(o))
+                .then(|| origin.clone())
         }
     }
 }
@@ -417,7 +432,10 @@ fn cors_headers(ep: &Endpoints, origin: Option<&HeaderValue>, h: &mut http::Head
     if let Some(allow) = allowed_origin(ep, origin) {
         h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, allow);
         if ep.credentials {
-            h.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+            h.insert(
+                ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
         }
     }
 }
@@ -450,8 +468,10 @@ fn preflight(ep: &Endpoints, origin: Option<&HeaderValue>, events: bool) -> Resp
 fn text_response(status: StatusCode, text: &str) -> Response<Body> {
     let mut res = Response::new(Body::from(text.to_owned()));
     *res.status_mut() = status;
-    res.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    res.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     res
 }
 

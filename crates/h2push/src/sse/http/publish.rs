@@ -85,7 +85,13 @@ pub(super) async fn publish(ep: &Endpoints, req: Request<Body>) -> Response<Body
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default();
     let json = match content_type.as_str() {
         "application/json" => true,
@@ -106,7 +112,12 @@ pub(super) async fn publish(ep: &Endpoints, req: Request<Body>) -> Response<Body
                 &format!("the request body is larger than {limit} bytes"),
             )
         }
-        Err(e) => return json_error(StatusCode::BAD_REQUEST, &format!("cannot read the body: {e}")),
+        Err(e) => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                &format!("cannot read the body: {e}"),
+            )
+        }
     };
     let fields: PublishFields = if json {
         match serde_json::from_slice(&body) {
@@ -157,10 +168,14 @@ pub(super) async fn publish(ep: &Endpoints, req: Request<Body>) -> Response<Body
     }
     let result = match &fields.id {
         Some(key) => ep.hub.publish_once(&topic, key, event).await,
-        None => ep.hub.publish(&topic, event).await.map(|id| crate::sse::hub::Published {
-            id,
-            duplicate: false,
-        }),
+        None => ep
+            .hub
+            .publish(&topic, event)
+            .await
+            .map(|id| crate::sse::hub::Published {
+                id,
+                duplicate: false,
+            }),
     };
     match result {
         Ok(p) => {
@@ -175,9 +190,9 @@ pub(super) async fn publish(ep: &Endpoints, req: Request<Body>) -> Response<Body
         }
         Err(e) => {
             let status = match &e {
-                HubError::InvalidTopic { .. } | HubError::NoTopics | HubError::TooManyTopics { .. } => {
-                    StatusCode::BAD_REQUEST
-                }
+                HubError::InvalidTopic { .. }
+                | HubError::NoTopics
+                | HubError::TooManyTopics { .. } => StatusCode::BAD_REQUEST,
                 HubError::EventHasId => StatusCode::BAD_REQUEST,
                 HubError::UnknownTopic(_) => StatusCode::NOT_FOUND,
                 HubError::EventTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

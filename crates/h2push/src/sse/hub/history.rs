@@ -126,7 +126,11 @@ mod tests {
         };
         let mut h = History::default();
         h.push(ev(1, t0), limits, t0);
-        h.push(ev(2, t0 + Duration::from_secs(30)), limits, t0 + Duration::from_secs(30));
+        h.push(
+            ev(2, t0 + Duration::from_secs(30)),
+            limits,
+            t0 + Duration::from_secs(30),
+        );
         let later = t0 + Duration::from_secs(61);
         let (events, gap) = h.since(Pos::ZERO, limits, later);
         assert_eq!((positions(&events), gap), (vec![2], true));

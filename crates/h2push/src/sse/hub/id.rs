@@ -220,7 +220,12 @@ pub(crate) fn random_u64() -> u64 {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
         let seed = now ^ (u64::from(std::process::id()) << 32) ^ (&STATE as *const _ as u64);
-        let _ = STATE.compare_exchange(0, seed | 1, AtomicOrdering::Relaxed, AtomicOrdering::Relaxed);
+        let _ = STATE.compare_exchange(
+            0,
+            seed | 1,
+            AtomicOrdering::Relaxed,
+            AtomicOrdering::Relaxed,
+        );
     }
     s = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, AtomicOrdering::Relaxed);
     let mut z = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -246,7 +251,17 @@ mod tests {
         assert_eq!(Pos::parse("17-3"), Some(Pos::new(17, 3)));
         assert_eq!(Pos::new(17, 0).to_string(), "17");
         assert_eq!(Pos::new(17, 3).to_string(), "17-3");
-        for bad in ["", "-", "1-", "-1", "1-2-3", "a", " 1", "+1", "99999999999999999999999"] {
+        for bad in [
+            "",
+            "-",
+            "1-",
+            "-1",
+            "1-2-3",
+            "a",
+            " 1",
+            "+1",
+            "99999999999999999999999",
+        ] {
             assert_eq!(Pos::parse(bad), None, "{bad:?}");
         }
         assert!(Pos::new(1, 5) < Pos::new(2, 0));
@@ -269,7 +284,9 @@ mod tests {
         let id = EventId::new(Epoch(u64::MAX), Pos::new(u64::MAX, u64::MAX));
         let text = id.to_string();
         assert!(text.len() <= 55, "{text}");
-        assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+        assert!(text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
         assert_eq!(text.parse::<EventId>(), Ok(id));
         let id = EventId::new(Epoch::random(), Pos::new(1_732_240_000_000, 12));
         assert!(id.to_string().len() <= 36);
@@ -280,7 +297,9 @@ mod tests {
         let base = std::time::Duration::from_secs(10);
         for _ in 0..1000 {
             let j = jitter(base, 0.2);
-            assert!(j >= std::time::Duration::from_secs(8) && j <= std::time::Duration::from_secs(12));
+            assert!(
+                j >= std::time::Duration::from_secs(8) && j <= std::time::Duration::from_secs(12)
+            );
         }
     }
 }

@@ -74,7 +74,13 @@ impl Memory {
         let st = &mut *st;
         if let Some(key) = key {
             if let Some((id, _)) = st.keys.get(&(Arc::from(topic), key.to_owned())) {
-                return Ok((Published { id: *id, duplicate: true }, FanOut::default()));
+                return Ok((
+                    Published {
+                        id: *id,
+                        duplicate: true,
+                    },
+                    FanOut::default(),
+                ));
             }
         }
         let topic: Arc<str> = match st.history.get_key_value(topic) {
@@ -83,7 +89,9 @@ impl Memory {
                 if st.history.len() >= config.max_topics {
                     sweep(st, limits, now, config);
                     if st.history.len() >= config.max_topics {
-                        return Err(HubError::HubFull { max: config.max_topics });
+                        return Err(HubError::HubFull {
+                            max: config.max_topics,
+                        });
                     }
                 }
                 let name: Arc<str> = Arc::from(topic);
@@ -104,14 +112,22 @@ impl Memory {
         if let Some(h) = st.history.get_mut(&topic) {
             h.push(stored.clone(), limits, now);
         }
-        let n = st.registry.fan_out(&stored, config.queue_len, config.overflow);
+        let n = st
+            .registry
+            .fan_out(&stored, config.queue_len, config.overflow);
         if let Some(key) = key {
             remember_key(st, topic, key, id, now, config);
         }
         if now.duration_since(st.last_sweep) > SWEEP_EVERY {
             sweep(st, limits, now, config);
         }
-        Ok((Published { id, duplicate: false }, n))
+        Ok((
+            Published {
+                id,
+                duplicate: false,
+            },
+            n,
+        ))
     }
 
     /// Registers `sub` and installs its replay, atomically with respect to publishing.
@@ -166,7 +182,11 @@ impl Memory {
     pub fn counts(&self) -> (usize, usize) {
         let st = self.lock();
         let mut topics = st.history.len();
-        topics += st.registry.topics().filter(|t| !st.history.contains_key(*t)).count();
+        topics += st
+            .registry
+            .topics()
+            .filter(|t| !st.history.contains_key(*t))
+            .count();
         (topics, st.registry.subscriber_count())
     }
 }
@@ -189,7 +209,14 @@ pub(crate) fn with_id(id: &EventId, body: &Bytes) -> Bytes {
     buf.freeze()
 }
 
-fn remember_key(st: &mut State, topic: Arc<str>, key: &str, id: EventId, now: Instant, config: &HubConfig) {
+fn remember_key(
+    st: &mut State,
+    topic: Arc<str>,
+    key: &str,
+    id: EventId,
+    now: Instant,
+    config: &HubConfig,
+) {
     let k = (topic, key.to_owned());
     st.keys.insert(k.clone(), (id, now));
     st.key_order.push_back((k, now));

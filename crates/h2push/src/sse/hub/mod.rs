@@ -61,8 +61,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-pub use self::id::{EventId, InvalidEventId};
 pub(crate) use self::id::jitter;
+pub use self::id::{EventId, InvalidEventId};
 pub use self::redis::RedisOptions;
 pub use self::subscriber::{Overflow, Subscription};
 
@@ -308,7 +308,7 @@ impl Counters {
 }
 
 enum Backend {
-    Memory(Memory),
+    Memory(Box<Memory>),
     Redis(Arc<RedisBackend>),
 }
 
@@ -341,7 +341,11 @@ impl Hub {
     /// assert_eq!(hub.backend_name(), "memory");
     /// ```
     pub fn memory(config: HubConfig) -> Hub {
-        Hub::with_backend(config, Backend::Memory(Memory::new()), Arc::default())
+        Hub::with_backend(
+            config,
+            Backend::Memory(Box::new(Memory::new())),
+            Arc::default(),
+        )
     }
 
     /// A hub on Redis Streams at `url` (`redis://[:password@]host:port[/db]`), shared with
@@ -422,11 +426,21 @@ impl Hub {
     /// # Ok::<(), h2push::sse::hub::HubError>(())
     /// # }).unwrap();
     /// ```
-    pub async fn publish_once(&self, topic: &str, key: &str, event: Event) -> Result<Published, HubError> {
+    pub async fn publish_once(
+        &self,
+        topic: &str,
+        key: &str,
+        event: Event,
+    ) -> Result<Published, HubError> {
         self.publish_inner(topic, Some(key), event).await
     }
 
-    async fn publish_inner(&self, topic: &str, key: Option<&str>, event: Event) -> Result<Published, HubError> {
+    async fn publish_inner(
+        &self,
+        topic: &str,
+        key: Option<&str>,
+        event: Event,
+    ) -> Result<Published, HubError> {
         let inner = &*self.inner;
         if inner.closed.load(Ordering::Acquire) {
             return Err(HubError::Closed);
@@ -476,7 +490,11 @@ impl Hub {
     /// # Ok::<(), h2push::sse::hub::HubError>(())
     /// # }).unwrap();
     /// ```
-    pub async fn subscribe<I, T>(&self, topics: I, last_event_id: Option<&str>) -> Result<Subscription, HubError>
+    pub async fn subscribe<I, T>(
+        &self,
+        topics: I,
+        last_event_id: Option<&str>,
+    ) -> Result<Subscription, HubError>
     where
         I: IntoIterator<Item = T>,
         T: AsRef<str>,

@@ -149,15 +149,23 @@ impl Keys {
         format!("{}:k:{}:{topic}:{key}", self.prefix, topic.len())
     }
     fn topic_of<'a>(&self, stream: &'a str) -> Option<&'a str> {
-        stream.strip_prefix(self.prefix.as_str())?.strip_prefix(":s:")
+        stream
+            .strip_prefix(self.prefix.as_str())?
+            .strip_prefix(":s:")
     }
 }
 
 impl RedisBackend {
-    pub fn start(url: &str, config: &HubConfig, options: RedisOptions, counters: Arc<Counters>) -> Result<Arc<RedisBackend>, HubError> {
+    pub fn start(
+        url: &str,
+        config: &HubConfig,
+        options: RedisOptions,
+        counters: Arc<Counters>,
+    ) -> Result<Arc<RedisBackend>, HubError> {
         let client = Client::open(url).map_err(|e| HubError::InvalidUrl(format!("{url}: {e}")))?;
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|_| HubError::Unavailable("the Redis hub must be started within a Tokio runtime".into()))?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            HubError::Unavailable("the Redis hub must be started within a Tokio runtime".into())
+        })?;
         let backend = Arc::new(RedisBackend {
             client,
             url: redact(url),
@@ -168,7 +176,9 @@ impl RedisBackend {
             queue_len: config.queue_len,
             overflow: config.overflow,
             history_len: config.history_len,
-            history_age_ms: config.history_age.map_or(0, |a| a.as_millis().max(1) as u64),
+            history_age_ms: config
+                .history_age
+                .map_or(0, |a| a.as_millis().max(1) as u64),
             publish_script: Script::new(PUBLISH),
             replay_script: Script::new(REPLAY),
             conn: tokio::sync::Mutex::new(Conn::default()),
@@ -248,21 +258,37 @@ impl RedisBackend {
 
     /// Forgets the command connection after `e` if `e` says it is broken.
     async fn failed(&self, e: &RedisError) {
-        if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout() || e.is_unrecoverable_error() {
+        if e.is_io_error()
+            || e.is_connection_dropped()
+            || e.is_connection_refusal()
+            || e.is_timeout()
+            || e.is_unrecoverable_error()
+        {
             let mut c = self.conn.lock().await;
             c.conn = None;
             c.last_error = e.to_string();
         }
     }
 
-    async fn connect(&self, response_timeout: Duration) -> Result<MultiplexedConnection, RedisError> {
+    async fn connect(
+        &self,
+        response_timeout: Duration,
+    ) -> Result<MultiplexedConnection, RedisError> {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(self.options.connect_timeout)
             .set_response_timeout(response_timeout);
-        self.client.get_multiplexed_async_connection_with_config(&config).await
+        self.client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
     }
 
-    pub async fn publish(&self, config: &HubConfig, topic: &str, event: &Event, key: Option<&str>) -> Result<Published, HubError> {
+    pub async fn publish(
+        &self,
+        config: &HubConfig,
+        topic: &str,
+        event: &Event,
+        key: Option<&str>,
+    ) -> Result<Published, HubError> {
         let mut conn = self.connection().await?;
         let mut inv = self.publish_script.key(self.keys.generation());
         inv.key(self.keys.last())
@@ -272,7 +298,11 @@ impl RedisBackend {
             .arg(Epoch::random().to_string())
             .arg(self.history_len)
             .arg(self.history_age_ms)
-            .arg(config.history_age.map_or(3_600_000, |a| a.as_millis().max(1) as u64))
+            .arg(
+                config
+                    .history_age
+                    .map_or(3_600_000, |a| a.as_millis().max(1) as u64),
+            )
             .arg(if key.is_some() { "1" } else { "0" });
         if let Some(e) = event.event_type() {
             inv.arg("e").arg(e);
@@ -281,7 +311,8 @@ impl RedisBackend {
             inv.arg("d").arg(d);
         }
         if let Some(r) = event.reconnection_time() {
-            inv.arg("r").arg(u64::try_from(r.as_millis()).unwrap_or(u64::MAX));
+            inv.arg("r")
+                .arg(u64::try_from(r.as_millis()).unwrap_or(u64::MAX));
         }
         if let Some(c) = event.comment_text() {
             inv.arg("c").arg(c);
@@ -294,7 +325,9 @@ impl RedisBackend {
             }
         };
         let parsed = (|| {
-            let Value::Array(items) = reply else { return None };
+            let Value::Array(items) = reply else {
+                return None;
+            };
             let generation = Epoch::parse(&text(items.first()?)?)?;
             let pos = Pos::parse(&text(items.get(1)?)?)?;
             let duplicate = matches!(items.get(2), Some(Value::Int(1)));
@@ -303,7 +336,9 @@ impl RedisBackend {
                 duplicate,
             })
         })();
-        parsed.ok_or_else(|| self.unavailable("answered the publish script unexpectedly", "bad reply"))
+        parsed.ok_or_else(|| {
+            self.unavailable("answered the publish script unexpectedly", "bad reply")
+        })
     }
 
     /// Joins `sub` through the reader, then installs its replay.
@@ -315,7 +350,10 @@ impl RedisBackend {
                 let why = st.last_error.clone();
                 return Err(self.unavailable("is unreachable", why));
             }
-            st.joins.push(Join { sub: sub.clone(), done: tx });
+            st.joins.push(Join {
+                sub: sub.clone(),
+                done: tx,
+            });
         }
         self.wake.notify_one();
         // The reader may be blocked in XREAD: unblock it, again every 100 ms until it has
@@ -343,23 +381,42 @@ impl RedisBackend {
     }
 
     async fn unblock_reader(&self) {
-        let Some(id) = self.lock().reader_id else { return };
+        let Some(id) = self.lock().reader_id else {
+            return;
+        };
         if let Ok(mut conn) = self.connection().await {
-            let r: Result<Value, _> = redis::cmd("CLIENT").arg("UNBLOCK").arg(id).query_async(&mut conn).await;
+            let r: Result<Value, _> = redis::cmd("CLIENT")
+                .arg("UNBLOCK")
+                .arg(id)
+                .query_async(&mut conn)
+                .await;
             if let Err(e) = r {
                 self.failed(&e).await;
             }
         }
     }
 
-    async fn replay(&self, sub: &Arc<Sub>, generation: Epoch, upto: Pos, cursor: Option<(Pos, Epoch)>) -> Result<(), HubError> {
+    async fn replay(
+        &self,
+        sub: &Arc<Sub>,
+        generation: Epoch,
+        upto: Pos,
+        cursor: Option<(Pos, Epoch)>,
+    ) -> Result<(), HubError> {
         let (pos, cursor_gen) = cursor.unwrap_or((Pos::ZERO, Epoch(0)));
         let reply = self.run_replay(&sub.topics, pos, cursor_gen, upto).await?;
         let (current, same, per_topic) = reply;
         if current != Some(generation) {
             // Redis lost its data after the reader last looked; the reader will send everyone
             // a gap once it notices. Replay nothing from a data set that is gone.
-            sub.install_replay(Vec::new(), Some((GapReason::Epoch, sub.topics.to_vec(), Some(EventId::new(generation, Pos::ZERO)))));
+            sub.install_replay(
+                Vec::new(),
+                Some((
+                    GapReason::Epoch,
+                    sub.topics.to_vec(),
+                    Some(EventId::new(generation, Pos::ZERO)),
+                )),
+            );
             return Ok(());
         }
         let mut events = Vec::new();
@@ -375,7 +432,11 @@ impl RedisBackend {
             }
         }
         let gap = if !same {
-            Some((GapReason::Epoch, gap_topics, Some(EventId::new(generation, Pos::ZERO))))
+            Some((
+                GapReason::Epoch,
+                gap_topics,
+                Some(EventId::new(generation, Pos::ZERO)),
+            ))
         } else if !gap_topics.is_empty() {
             Some((GapReason::History, gap_topics, None))
         } else {
@@ -388,7 +449,20 @@ impl RedisBackend {
     /// Runs `replay.lua` for `topics`: (generation, cursor in same generation, per topic
     /// (gap, entries)).
     #[allow(clippy::type_complexity)]
-    async fn run_replay(&self, topics: &[Arc<str>], cursor: Pos, cursor_gen: Epoch, upto: Pos) -> Result<(Option<Epoch>, bool, Vec<(bool, Vec<(Pos, Vec<(String, String)>)>)>), HubError> {
+    async fn run_replay(
+        &self,
+        topics: &[Arc<str>],
+        cursor: Pos,
+        cursor_gen: Epoch,
+        upto: Pos,
+    ) -> Result<
+        (
+            Option<Epoch>,
+            bool,
+            Vec<(bool, Vec<(Pos, Vec<(String, String)>)>)>,
+        ),
+        HubError,
+    > {
         let mut conn = self.connection().await?;
         let mut inv = self.replay_script.key(self.keys.generation());
         for t in topics {
@@ -406,13 +480,21 @@ impl RedisBackend {
             }
         };
         let bad = || self.unavailable("answered the replay script unexpectedly", "bad reply");
-        let Value::Array(items) = reply else { return Err(bad()) };
+        let Value::Array(items) = reply else {
+            return Err(bad());
+        };
         let mut items = items.into_iter();
-        let generation = items.next().and_then(|v| text(&v)).and_then(|g| Epoch::parse(&g));
+        let generation = items
+            .next()
+            .and_then(|v| text(&v))
+            .and_then(|g| Epoch::parse(&g));
         let same = matches!(items.next(), Some(Value::Int(1)));
         let mut per_topic = Vec::new();
         while let (Some(gap), Some(entries)) = (items.next(), items.next()) {
-            per_topic.push((matches!(gap, Value::Int(1)), parse_entries(&entries).ok_or_else(bad)?));
+            per_topic.push((
+                matches!(gap, Value::Int(1)),
+                parse_entries(&entries).ok_or_else(bad)?,
+            ));
         }
         if per_topic.len() != topics.len() {
             return Err(bad());
@@ -422,7 +504,13 @@ impl RedisBackend {
 
     /// Turns a stream entry into the event subscribers receive; `None` (and a warning) for an
     /// entry that h2push did not write.
-    fn stored(&self, generation: Epoch, topic: Arc<str>, pos: Pos, fields: &[(String, String)]) -> Option<Arc<Stored>> {
+    fn stored(
+        &self,
+        generation: Epoch,
+        topic: Arc<str>,
+        pos: Pos,
+        fields: &[(String, String)],
+    ) -> Option<Arc<Stored>> {
         let mut event = Event::no_data();
         let mut ok = true;
         for (name, value) in fields {
@@ -495,7 +583,9 @@ fn parse_entries(v: &Value) -> Option<Vec<(Pos, Vec<(String, String)>)>> {
     };
     let mut out = Vec::with_capacity(entries.len());
     for entry in entries {
-        let Value::Array(pair) = entry else { return None };
+        let Value::Array(pair) = entry else {
+            return None;
+        };
         let pos = Pos::parse(&text(pair.first()?)?)?;
         let mut fields = Vec::new();
         if let Some(Value::Array(kv)) = pair.get(1) {
@@ -544,7 +634,10 @@ async fn reader(backend: Arc<RedisBackend>) {
                 let joins = {
                     let mut st = backend.lock();
                     if st.connected {
-                        tracing::warn!("Redis at {} failed: {e}; subscribers keep their streams, reconnecting", backend.url);
+                        tracing::warn!(
+                            "Redis at {} failed: {e}; subscribers keep their streams, reconnecting",
+                            backend.url
+                        );
                     }
                     st.connected = false;
                     st.reader_id = None;
@@ -561,15 +654,26 @@ async fn reader(backend: Arc<RedisBackend>) {
     }
 }
 
-async fn read_until_error(backend: &RedisBackend, cursor: &mut Pos, generation: &mut Option<Epoch>, backoff: &mut Duration) -> Result<(), RedisError> {
+async fn read_until_error(
+    backend: &RedisBackend,
+    cursor: &mut Pos,
+    generation: &mut Option<Epoch>,
+    backoff: &mut Duration,
+) -> Result<(), RedisError> {
     let opts = &backend.options;
     let mut conn = backend.connect(opts.block + opts.command_timeout).await?;
-    let client_id: i64 = redis::cmd("CLIENT").arg("ID").query_async(&mut conn).await?;
+    let client_id: i64 = redis::cmd("CLIENT")
+        .arg("ID")
+        .query_async(&mut conn)
+        .await?;
     let current = check_generation(backend, &mut conn).await?;
     match *generation {
         None => {
             // First connection: live delivery starts with what is published from now on.
-            let last: Option<String> = redis::cmd("GET").arg(backend.keys.last()).query_async(&mut conn).await?;
+            let last: Option<String> = redis::cmd("GET")
+                .arg(backend.keys.last())
+                .query_async(&mut conn)
+                .await?;
             *cursor = last.as_deref().and_then(Pos::parse).unwrap_or(Pos::ZERO);
         }
         Some(g) if g == current => {
@@ -577,12 +681,18 @@ async fn read_until_error(backend: &RedisBackend, cursor: &mut Pos, generation: 
             // subscribers of topics whose history was trimmed past the cursor.
             let topics: Vec<Arc<str>> = backend.lock().registry.topics().cloned().collect();
             if !topics.is_empty() {
-                if let Ok((_, _, per_topic)) = backend.run_replay(&topics, *cursor, current, *cursor).await {
+                if let Ok((_, _, per_topic)) =
+                    backend.run_replay(&topics, *cursor, current, *cursor).await
+                {
                     let st = backend.lock();
                     for (topic, (gap, _)) in topics.iter().zip(per_topic) {
                         if gap {
                             for sub in st.registry.subscribers_of(topic) {
-                                sub.notify_gap(GapReason::Backend, std::slice::from_ref(topic), None);
+                                sub.notify_gap(
+                                    GapReason::Backend,
+                                    std::slice::from_ref(topic),
+                                    None,
+                                );
                             }
                         }
                     }
@@ -590,12 +700,23 @@ async fn read_until_error(backend: &RedisBackend, cursor: &mut Pos, generation: 
             }
         }
         Some(_) => {
-            tracing::warn!("Redis at {} has lost its data (new generation); subscribers get a gap", backend.url);
+            tracing::warn!(
+                "Redis at {} has lost its data (new generation); subscribers get a gap",
+                backend.url
+            );
             let st = backend.lock();
             let topics: Vec<Arc<str>> = st.registry.topics().cloned().collect();
             for sub in st.registry.all() {
-                let mine: Vec<Arc<str>> = topics.iter().filter(|t| sub.topics.contains(t)).cloned().collect();
-                sub.notify_gap(GapReason::Backend, &mine, Some(EventId::new(current, Pos::ZERO)));
+                let mine: Vec<Arc<str>> = topics
+                    .iter()
+                    .filter(|t| sub.topics.contains(t))
+                    .cloned()
+                    .collect();
+                sub.notify_gap(
+                    GapReason::Backend,
+                    &mine,
+                    Some(EventId::new(current, Pos::ZERO)),
+                );
             }
             *cursor = Pos::ZERO;
         }
@@ -618,7 +739,10 @@ async fn read_until_error(backend: &RedisBackend, cursor: &mut Pos, generation: 
         if checked.elapsed() > GENERATION_CHECK {
             checked = Instant::now();
             if check_generation(backend, &mut conn).await? != current {
-                return Err(RedisError::from((redis::ErrorKind::ResponseError, "the Redis data set changed (new generation)")));
+                return Err(RedisError::from((
+                    redis::ErrorKind::ResponseError,
+                    "the Redis data set changed (new generation)",
+                )));
             }
         }
         // Take the joins and the topic list between two reads.
@@ -626,9 +750,15 @@ async fn read_until_error(backend: &RedisBackend, cursor: &mut Pos, generation: 
             let mut st = backend.lock();
             for join in std::mem::take(&mut st.joins) {
                 let ok = st.registry.register(&join.sub);
-                let _ = join.done.send(if ok { Ok((current, *cursor)) } else { Err(()) });
+                let _ = join
+                    .done
+                    .send(if ok { Ok((current, *cursor)) } else { Err(()) });
             }
-            let keys: Vec<String> = st.registry.topics().map(|t| backend.keys.stream(t)).collect();
+            let keys: Vec<String> = st
+                .registry
+                .topics()
+                .map(|t| backend.keys.stream(t))
+                .collect();
             (keys, backend.wake.notified())
         };
         if keys.is_empty() {
@@ -661,11 +791,18 @@ async fn read_until_error(backend: &RedisBackend, cursor: &mut Pos, generation: 
 /// full `COUNT`, entries past its last one may still be unread in that stream, so delivery
 /// stops there (the rest comes with the next read) to keep the order exact.
 #[allow(clippy::type_complexity)]
-fn deliver(backend: &RedisBackend, generation: Epoch, cursor: &mut Pos, streams: Vec<(String, Vec<(Pos, Vec<(String, String)>)>)>) {
+fn deliver(
+    backend: &RedisBackend,
+    generation: Epoch,
+    cursor: &mut Pos,
+    streams: Vec<(String, Vec<(Pos, Vec<(String, String)>)>)>,
+) {
     let mut limit: Option<Pos> = None;
     let mut all = Vec::new();
     for (key, entries) in streams {
-        let Some(topic) = backend.keys.topic_of(&key) else { continue };
+        let Some(topic) = backend.keys.topic_of(&key) else {
+            continue;
+        };
         if entries.len() >= backend.options.read_count {
             if let Some((last, _)) = entries.last() {
                 limit = Some(limit.map_or(*last, |l: Pos| l.min(*last)));
@@ -680,7 +817,9 @@ fn deliver(backend: &RedisBackend, generation: Epoch, cursor: &mut Pos, streams:
     if let Some(limit) = limit {
         all.retain(|(pos, _, _)| *pos <= limit);
     }
-    let Some((newest, _, _)) = all.last() else { return };
+    let Some((newest, _, _)) = all.last() else {
+        return;
+    };
     let newest = *newest;
     let events: Vec<Arc<Stored>> = all
         .into_iter()
@@ -688,21 +827,32 @@ fn deliver(backend: &RedisBackend, generation: Epoch, cursor: &mut Pos, streams:
         .collect();
     let st = backend.lock();
     for event in &events {
-        let n = st.registry.fan_out(event, backend.queue_len, backend.overflow);
+        let n = st
+            .registry
+            .fan_out(event, backend.queue_len, backend.overflow);
         backend.counters.count(n);
     }
     *cursor = (*cursor).max(newest);
 }
 
 /// The data set's generation, created if Redis has none (fresh or emptied).
-async fn check_generation(backend: &RedisBackend, conn: &mut MultiplexedConnection) -> Result<Epoch, RedisError> {
+async fn check_generation(
+    backend: &RedisBackend,
+    conn: &mut MultiplexedConnection,
+) -> Result<Epoch, RedisError> {
     let key = backend.keys.generation();
     let candidate = Epoch::random().to_string();
-    let _: Value = redis::cmd("SET").arg(&key).arg(&candidate).arg("NX").query_async(conn).await?;
+    let _: Value = redis::cmd("SET")
+        .arg(&key)
+        .arg(&candidate)
+        .arg("NX")
+        .query_async(conn)
+        .await?;
     let current: Option<String> = redis::cmd("GET").arg(&key).query_async(conn).await?;
-    current
-        .as_deref()
-        .and_then(Epoch::parse)
-        .ok_or_else(|| RedisError::from((redis::ErrorKind::ResponseError, "the hub's generation key holds something else")))
+    current.as_deref().and_then(Epoch::parse).ok_or_else(|| {
+        RedisError::from((
+            redis::ErrorKind::ResponseError,
+            "the hub's generation key holds something else",
+        ))
+    })
 }
-

@@ -97,7 +97,10 @@ impl Registry {
 
     /// The local subscribers of `topic`.
     pub fn subscribers_of(&self, topic: &str) -> impl Iterator<Item = &Arc<Sub>> {
-        self.topics.get(topic).into_iter().flat_map(|s| s.iter().map(|(_, sub)| sub))
+        self.topics
+            .get(topic)
+            .into_iter()
+            .flat_map(|s| s.iter().map(|(_, sub)| sub))
     }
 
     /// Every registered subscriber, once each.

@@ -176,7 +176,12 @@ impl Sub {
             match overflow {
                 Overflow::DropOldest => {
                     if let Some(old) = st.queue.pop_front() {
-                        add_gap(&mut st, GapReason::Overflow, &[old.topic.clone()], None);
+                        add_gap(
+                            &mut st,
+                            GapReason::Overflow,
+                            std::slice::from_ref(&old.topic),
+                            None,
+                        );
                     }
                     result = Pushed::DroppedOldest;
                 }
@@ -207,7 +212,11 @@ impl Sub {
 
     /// Installs the events replayed from the history (sorted by position) and the gap the
     /// replay found, ahead of anything queued live.
-    pub fn install_replay(&self, mut events: Vec<Arc<Stored>>, gap: Option<(GapReason, Vec<Arc<str>>, Option<EventId>)>) {
+    pub fn install_replay(
+        &self,
+        mut events: Vec<Arc<Stored>>,
+        gap: Option<(GapReason, Vec<Arc<str>>, Option<EventId>)>,
+    ) {
         events.sort_by_key(|e| e.pos);
         let mut st = self.lock();
         if let Some((reason, topics, id)) = gap {
