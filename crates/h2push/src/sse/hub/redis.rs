@@ -76,6 +76,7 @@ impl Default for RedisOptions {
 
 const PUBLISH: &str = include_str!("publish.lua");
 const REPLAY: &str = include_str!("replay.lua");
+const SYNC: &str = include_str!("sync.lua");
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// How often a connected reader checks that Redis still has the same data set.
@@ -92,6 +93,7 @@ pub(crate) struct RedisBackend {
     history_age_ms: u64,
     publish_script: Script,
     replay_script: Script,
+    sync_script: Script,
     /// The command connection (publish, replay, unblock), made on demand.
     conn: tokio::sync::Mutex<Conn>,
     shared: Mutex<Shared>,
@@ -181,6 +183,7 @@ impl RedisBackend {
                 .map_or(0, |a| a.as_millis().max(1) as u64),
             publish_script: Script::new(PUBLISH),
             replay_script: Script::new(REPLAY),
+            sync_script: Script::new(SYNC),
             conn: tokio::sync::Mutex::new(Conn::default()),
             shared: Mutex::new(Shared::default()),
             wake: Notify::new(),
@@ -745,10 +748,35 @@ async fn read_until_error(
                 )));
             }
         }
-        // Take the joins and the topic list between two reads.
+        // Take the joins between two reads. A join that brings a topic not read so far needs
+        // the topics being read brought up to the hub's newest id first (sync.lua), so that
+        // one cursor serves old and new topics alike.
+        let (joins, active, needs_sync) = {
+            let mut st = backend.lock();
+            let joins = std::mem::take(&mut st.joins);
+            let needs_sync = joins
+                .iter()
+                .any(|j| j.sub.topics.iter().any(|t| !st.registry.has(t)));
+            let active: Vec<Arc<str>> = st.registry.topics().cloned().collect();
+            (joins, active, needs_sync)
+        };
+        if needs_sync {
+            match sync(backend, &mut conn, &active, *cursor).await {
+                Ok((last, streams)) => {
+                    deliver(backend, current, cursor, streams, true);
+                    *cursor = (*cursor).max(last);
+                }
+                Err(e) => {
+                    for j in joins {
+                        let _ = j.done.send(Err(()));
+                    }
+                    return Err(e);
+                }
+            }
+        }
         let (keys, notified) = {
             let mut st = backend.lock();
-            for join in std::mem::take(&mut st.joins) {
+            for join in joins {
                 let ok = st.registry.register(&join.sub);
                 let _ = join
                     .done
@@ -783,19 +811,21 @@ async fn read_until_error(
             tracing::warn!("unexpected XREAD reply from Redis; skipping it");
             continue;
         };
-        deliver(backend, current, cursor, streams);
+        deliver(backend, current, cursor, streams, false);
     }
 }
 
-/// Fans out one `XREAD` reply in id order and moves the cursor. When a stream returned a
-/// full `COUNT`, entries past its last one may still be unread in that stream, so delivery
-/// stops there (the rest comes with the next read) to keep the order exact.
+/// Fans out one `XREAD` reply (or a `sync.lua` reply: `complete`) in id order and moves the
+/// cursor. When a stream returned a full `COUNT`, entries past its last one may still be
+/// unread in that stream, so delivery stops there (the rest comes with the next read) to
+/// keep the order exact.
 #[allow(clippy::type_complexity)]
 fn deliver(
     backend: &RedisBackend,
     generation: Epoch,
     cursor: &mut Pos,
     streams: Vec<(String, Vec<(Pos, Vec<(String, String)>)>)>,
+    complete: bool,
 ) {
     let mut limit: Option<Pos> = None;
     let mut all = Vec::new();
@@ -803,7 +833,7 @@ fn deliver(
         let Some(topic) = backend.keys.topic_of(&key) else {
             continue;
         };
-        if entries.len() >= backend.options.read_count {
+        if !complete && entries.len() >= backend.options.read_count {
             if let Some((last, _)) = entries.last() {
                 limit = Some(limit.map_or(*last, |l: Pos| l.min(*last)));
             }
@@ -833,6 +863,49 @@ fn deliver(
         backend.counters.count(n);
     }
     *cursor = (*cursor).max(newest);
+}
+
+/// Runs `sync.lua` over the streams of `topics`: the hub's newest id, and each stream's
+/// entries after `cursor` up to it.
+#[allow(clippy::type_complexity)]
+async fn sync(
+    backend: &RedisBackend,
+    conn: &mut MultiplexedConnection,
+    topics: &[Arc<str>],
+    cursor: Pos,
+) -> Result<(Pos, Vec<(String, Vec<(Pos, Vec<(String, String)>)>)>), RedisError> {
+    let keys: Vec<String> = topics.iter().map(|t| backend.keys.stream(t)).collect();
+    let mut inv = backend.sync_script.key(backend.keys.last());
+    for k in &keys {
+        inv.key(k);
+    }
+    inv.arg(cursor.stream_id());
+    let reply: Value = inv.invoke_async(conn).await?;
+    let bad = || {
+        RedisError::from((
+            redis::ErrorKind::ResponseError,
+            "unexpected reply to sync.lua",
+        ))
+    };
+    let Value::Array(items) = reply else {
+        return Err(bad());
+    };
+    let mut items = items.into_iter();
+    let last = items
+        .next()
+        .and_then(|v| text(&v))
+        .and_then(|t| Pos::parse(&t))
+        .ok_or_else(bad)?;
+    let mut streams = Vec::with_capacity(keys.len());
+    for key in keys {
+        let entries = items
+            .next()
+            .as_ref()
+            .and_then(parse_entries)
+            .ok_or_else(bad)?;
+        streams.push((key, entries));
+    }
+    Ok((last, streams))
 }
 
 /// The data set's generation, created if Redis has none (fresh or emptied).
