@@ -84,7 +84,11 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         .or(config.root.clone())
         .unwrap_or_else(|| PathBuf::from("."));
     let mut files = StaticFiles::new(&root)?;
-    if let Some(cc) = args.cache_control.as_ref().or(config.cache_control.as_ref()) {
+    if let Some(cc) = args
+        .cache_control
+        .as_ref()
+        .or(config.cache_control.as_ref())
+    {
         let value = http::HeaderValue::from_str(cc)
             .map_err(|_| format!("cache-control {cc:?} is not a valid header value"))?;
         files = files.cache_control(Some(value));
@@ -104,7 +108,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     ) {
         (Some(cert), Some(key)) => (TlsIdentity::from_pem_files(cert, key)?, false),
         (None, None) => (TlsIdentity::generate_dev()?, true),
-        _ => return Err("the config file gives only one of tls.cert and tls.key; give both".into()),
+        _ => {
+            return Err("the config file gives only one of tls.cert and tls.key; give both".into())
+        }
     };
 
     let limits = limits(&args, &config);
@@ -138,6 +144,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     let runtime = runtime.enable_all().build()?;
     runtime.block_on(async {
         let server = builder.build()?;
+        // Listen for SIGINT/SIGTERM before announcing the server: a signal sent as soon as
+        // the URL is printed must not kill the process ungracefully.
+        let signal = h2push::server::shutdown_signal();
         println!("h2push serving {}", root.display());
         for a in server.tls_addrs() {
             println!("  https://{a}/  (HTTP/2 with push and 103, HTTP/1.1)");
@@ -148,19 +157,19 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         if generated {
             println!("  certificate: self-signed for localhost, 127.0.0.1, ::1 (in memory)");
         }
-        let pin = identity.spki_sha256_base64();
-        println!("  SPKI pin: {pin}");
-        println!("    chromium --ignore-certificate-errors-spki-list={pin}");
         for rule in &policy.rules {
             let list: Vec<&str> = rule.resources.iter().map(|h| h.path.as_str()).collect();
             println!("  push {} -> {}", rule.path, list.join(", "));
         }
+        let pin = identity.spki_sha256_base64();
+        println!("  SPKI pin: {pin}");
+        println!("    chromium --ignore-certificate-errors-spki-list={pin}");
         use std::io::Write;
         let _ = std::io::stdout().flush();
 
         let handle = server.shutdown_handle();
         tokio::spawn(async move {
-            h2push::server::shutdown_signal().await;
+            signal.await;
             tracing::info!("shutting down: finishing in-flight requests");
             handle.shutdown();
         });

@@ -4,13 +4,17 @@
 
 pub mod body;
 pub(crate) mod conn;
+pub mod files;
 pub mod hints;
+pub mod probe;
 pub mod push;
 pub mod server;
 pub mod sse;
+pub mod tls;
 
 pub use body::{Body, BoxError};
 pub use conn::{HttpService, Limits, PeerAddr, Protocol};
+pub use files::StaticFiles;
 pub use hints::early_hints::{EarlyHints, EarlyHintsError};
 pub use push::{PushBuilder, PushError, Pusher};
 pub use server::{Server, ServerBuilder, ServerError, ShutdownHandle};

@@ -247,8 +247,13 @@ fn same_origin_path(
     }
     let uri: Uri = target.parse().map_err(|_| invalid())?;
     match (uri.scheme(), uri.authority()) {
-        (Some(s), Some(a)) if s == scheme && a.as_str().eq_ignore_ascii_case(authority.as_str()) => {
-            Ok(uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/")))
+        (Some(s), Some(a))
+            if s == scheme && a.as_str().eq_ignore_ascii_case(authority.as_str()) =>
+        {
+            Ok(uri
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/")))
         }
         (Some(_), Some(_)) => Err(PushError::CrossOrigin(target.to_owned())),
         _ => Err(invalid()),
@@ -359,7 +364,10 @@ mod tests {
     #[test]
     fn local_paths_pass() {
         let (s, a) = origin();
-        assert_eq!(same_origin_path("/a.css?v=1", &s, &a).unwrap(), "/a.css?v=1");
+        assert_eq!(
+            same_origin_path("/a.css?v=1", &s, &a).unwrap(),
+            "/a.css?v=1"
+        );
     }
 
     #[test]
@@ -388,7 +396,10 @@ mod tests {
         let (s, a) = origin();
         for bad in ["a.css", "", "/a b", "javascript:alert(1)"] {
             assert!(
-                matches!(same_origin_path(bad, &s, &a), Err(PushError::InvalidPath(_))),
+                matches!(
+                    same_origin_path(bad, &s, &a),
+                    Err(PushError::InvalidPath(_))
+                ),
                 "{bad}"
             );
         }

@@ -94,7 +94,8 @@ impl ServerBuilder {
         let tls = match self.tls {
             Some(mut cfg) => {
                 if cfg.alpn_protocols.is_empty() {
-                    Arc::make_mut(&mut cfg).alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+                    Arc::make_mut(&mut cfg).alpn_protocols =
+                        vec![b"h2".to_vec(), b"http/1.1".to_vec()];
                 }
                 Some(TlsAcceptor::from(cfg))
             }
@@ -180,27 +181,39 @@ impl ShutdownSignal {
     }
 }
 
-/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled, so a signal that arrives in between is not
+/// lost. Call it from within a Tokio runtime.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut int = signal(SignalKind::interrupt()).ok();
+        let mut term = signal(SignalKind::terminate()).ok();
+        async move {
+            let int = async {
+                match &mut int {
+                    Some(s) => drop(s.recv().await),
+                    None => std::future::pending().await,
+                }
+            };
+            let term = async {
+                match &mut term {
+                    Some(s) => drop(s.recv().await),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = int => {}
+                () = term => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
     }
 }
 
@@ -356,7 +369,12 @@ async fn serve_connection<S: HttpService>(
     };
     match tls {
         Some(acceptor) => {
-            let stream = match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(tcp)).await {
+            let stream = match tokio::time::timeout(
+                limits.header_read_timeout,
+                acceptor.accept(tcp),
+            )
+            .await
+            {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, "TLS handshake failed: {e}");

@@ -110,7 +110,12 @@ async fn resetting_pushed_streams_leaves_the_connection_serving() {
         let report = probe(&opts).await.unwrap();
         assert_eq!(report.exchanges.len(), 3, "limit {limit:?}");
         for ex in &report.exchanges {
-            assert_eq!(ex.response.status, StatusCode::OK, "{} limit {limit:?}", ex.path);
+            assert_eq!(
+                ex.response.status,
+                StatusCode::OK,
+                "{} limit {limit:?}",
+                ex.path
+            );
         }
         let pushes = &report.exchanges[0].pushes;
         assert!(!pushes.is_empty(), "limit {limit:?}");
@@ -302,7 +307,10 @@ fn guard_app(log: Log) -> Router {
         .route("/nested", get(nested))
         .route("/r1-push", get(r1_push));
     for i in 1..=5 {
-        app = app.route(&format!("/r{i}"), get(move || async move { format!("resource {i}") }));
+        app = app.route(
+            &format!("/r{i}"),
+            get(move || async move { format!("resource {i}") }),
+        );
     }
     app
 }

@@ -40,12 +40,7 @@ pub(crate) struct AccessRecord {
 }
 
 impl AccessRecord {
-    pub(crate) fn new(
-        peer: SocketAddr,
-        protocol: Protocol,
-        method: &Method,
-        target: &str,
-    ) -> Self {
+    pub(crate) fn new(peer: SocketAddr, protocol: Protocol, method: &Method, target: &str) -> Self {
         AccessRecord {
             peer,
             protocol,
@@ -128,6 +123,9 @@ mod tests {
         r.early_hints = 1;
         let line = Line(&r, Outcome::Complete).to_string();
         assert!(line.starts_with("127.0.0.1 h2 GET / 200 42B "), "{line}");
-        assert!(line.ends_with("pushed=/a.css,/b.js early_hints=1"), "{line}");
+        assert!(
+            line.ends_with("pushed=/a.css,/b.js early_hints=1"),
+            "{line}"
+        );
     }
 }

@@ -86,7 +86,6 @@ pub(crate) struct ConnInfo {
 /// assert_eq!(limits.max_concurrent_streams, 256);
 /// ```
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct Limits {
     /// HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS` the server advertises (nginx: 128).
     pub max_concurrent_streams: u32,

@@ -130,9 +130,10 @@ impl Link {
     /// assert!(l.has_rel("preload") && l.has_rel("PREFETCH") && !l.has_rel("next"));
     /// ```
     pub fn has_rel(&self, relation: &str) -> bool {
-        self.param("rel")
-            .flatten()
-            .is_some_and(|r| r.split_ascii_whitespace().any(|t| t.eq_ignore_ascii_case(relation)))
+        self.param("rel").flatten().is_some_and(|r| {
+            r.split_ascii_whitespace()
+                .any(|t| t.eq_ignore_ascii_case(relation))
+        })
     }
 
     /// This link as a [`Hint`] if it is a `rel=preload` of a local path.
@@ -142,13 +143,18 @@ impl Link {
     /// assert_eq!(l.to_hint().unwrap().path, "/s.css");
     /// ```
     pub fn to_hint(&self) -> Option<Hint> {
-        if !self.has_rel("preload") || !self.target.starts_with('/') || self.target.starts_with("//") {
+        if !self.has_rel("preload")
+            || !self.target.starts_with('/')
+            || self.target.starts_with("//")
+        {
             return None;
         }
         Some(Hint {
             path: self.target.clone(),
             as_: self.param("as").flatten().map(str::to_ascii_lowercase),
-            crossorigin: self.param("crossorigin").map(|v| v.unwrap_or("").to_owned()),
+            crossorigin: self
+                .param("crossorigin")
+                .map(|v| v.unwrap_or("").to_owned()),
             nopush: self.param("nopush").is_some(),
         })
     }
@@ -200,7 +206,9 @@ fn parse_params(mut s: &str) -> (Vec<(String, Option<String>)>, &str) {
             Some(_) => return (params, skip_past_comma(s).unwrap_or("")),
         }
         s = s.trim_start_matches([' ', '\t']);
-        let name_end = s.find(|c: char| matches!(c, '=' | ';' | ',') || c.is_whitespace()).unwrap_or(s.len());
+        let name_end = s
+            .find(|c: char| matches!(c, '=' | ';' | ',') || c.is_whitespace())
+            .unwrap_or(s.len());
         let name = s[..name_end].to_ascii_lowercase();
         s = s[name_end..].trim_start_matches([' ', '\t']);
         let value = if let Some(v) = s.strip_prefix('=') {

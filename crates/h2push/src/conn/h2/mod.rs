@@ -58,7 +58,11 @@ pub(crate) async fn serve<IO, S>(
     let conn = Arc::new(Conn {
         svc,
         info,
-        scheme: if info.tls { Scheme::HTTPS } else { Scheme::HTTP },
+        scheme: if info.tls {
+            Scheme::HTTPS
+        } else {
+            Scheme::HTTP
+        },
         push_book: Arc::new(PushBook::new()),
     });
 

@@ -13,7 +13,9 @@ use std::task::Poll;
 use bytes::Bytes;
 use h2::server::{SendPushedResponse, SendResponse};
 use h2::{Reason, RecvStream};
-use http::header::{ACCEPT_ENCODING, ACCEPT_LANGUAGE, AUTHORIZATION, COOKIE, HOST, LINK, USER_AGENT};
+use http::header::{
+    ACCEPT_ENCODING, ACCEPT_LANGUAGE, AUTHORIZATION, COOKIE, HOST, LINK, USER_AGENT,
+};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body::Body as HttpBody;
@@ -30,8 +32,13 @@ use crate::EarlyHints;
 
 /// The request fields a pushed response is produced with, copied from its parent, so that
 /// the service answers the push as it would answer the browser (encoding, language, session).
-const INHERITED: [http::HeaderName; 5] =
-    [ACCEPT_ENCODING, ACCEPT_LANGUAGE, USER_AGENT, COOKIE, AUTHORIZATION];
+const INHERITED: [http::HeaderName; 5] = [
+    ACCEPT_ENCODING,
+    ACCEPT_LANGUAGE,
+    USER_AGENT,
+    COOKIE,
+    AUTHORIZATION,
+];
 
 /// A client-initiated stream, shared with its request's [`Pusher`] and [`EarlyHints`].
 struct Parent<S> {
@@ -132,13 +139,16 @@ pub(super) async fn serve_stream<S: HttpService>(
         let mut st = parent.lock();
         st.head_sent = true;
         st.ended = eos;
-        st.respond.send_response(Response::from_parts(head, ()), eos)
+        st.respond
+            .send_response(Response::from_parts(head, ()), eos)
     };
     let outcome = match send {
         Ok(_) if eos => Outcome::Complete,
         Ok(mut stream) => {
-            let end = send_body(&mut stream, body, &mut record.bytes, || parent.lock().ended = true)
-                .await;
+            let end = send_body(&mut stream, body, &mut record.bytes, || {
+                parent.lock().ended = true
+            })
+            .await;
             outcome_of(end)
         }
         Err(e) => {
@@ -305,10 +315,24 @@ async fn serve_pushed<S: HttpService>(
     })
     .await;
     let end = match result {
-        Ok(Ok(res)) => send_pushed(&mut pushed, res.map(Either::<_, Body>::Left), is_head, &mut record).await,
+        Ok(Ok(res)) => {
+            send_pushed(
+                &mut pushed,
+                res.map(Either::<_, Body>::Left),
+                is_head,
+                &mut record,
+            )
+            .await
+        }
         Ok(Err(e)) => {
             tracing::error!("service failed on pushed {path}: {e}");
-            send_pushed(&mut pushed, internal_error().map(Either::<S::ResBody, _>::Right), is_head, &mut record).await
+            send_pushed(
+                &mut pushed,
+                internal_error().map(Either::<S::ResBody, _>::Right),
+                is_head,
+                &mut record,
+            )
+            .await
         }
         Err(Ok(reason)) => SendEnd::Reset(reason),
         Err(Err(_)) => SendEnd::Failed,
