@@ -8,6 +8,7 @@ mod cert;
 mod config;
 mod probe;
 mod serve;
+mod sse_args;
 
 use std::process::ExitCode;
 
