@@ -204,13 +204,15 @@ pub(super) async fn subscribe(ep: &Endpoints, req: Request<Body>) -> Response<Bo
     if !ep.subscriber_tokens.is_empty() {
         let token = token.or_else(|| cookie(&parts.headers, &ep.token_cookie));
         match token {
-            None => return text_response(
-                StatusCode::UNAUTHORIZED,
-                &format!(
+            None => {
+                return text_response(
+                    StatusCode::UNAUTHORIZED,
+                    &format!(
                     "subscribing needs a token: add ?{}=TOKEN to the URL or send the {} cookie\n",
                     ep.token_param, ep.token_cookie
                 ),
-            ),
+                )
+            }
             Some(t)
                 if !ep
                     .subscriber_tokens

@@ -26,7 +26,7 @@
 //!     .publish_token("s3cret")
 //!     .allow_origins(["https://app.example"]);
 //! // Serve them alone, or in front of anything else:
-//! let app = h2push::sse::http::mount(Some(endpoints), tower::service_fn(|_req| async {
+//! let app = h2push::sse::http::mount(Some(endpoints), tower::service_fn(|_req: http::Request<h2push::Body>| async {
 //!     Ok::<_, std::convert::Infallible>(http::Response::new(h2push::Body::from("static")))
 //! }));
 //! # drop(app);
@@ -335,7 +335,7 @@ pub struct WithHub<S> {
 /// ```
 /// use h2push::sse::{http::{mount, HubService}, hub::Hub};
 ///
-/// let files = tower::service_fn(|_req| async {
+/// let files = tower::service_fn(|_req: http::Request<h2push::Body>| async {
 ///     Ok::<_, std::convert::Infallible>(http::Response::new(h2push::Body::from("a file")))
 /// });
 /// let hub = HubService::new(Hub::memory(Default::default())).publish_token("t");

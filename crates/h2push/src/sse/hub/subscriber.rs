@@ -84,12 +84,13 @@ fn encode_gap(gap: &Gap) -> Bytes {
     event.encode()
 }
 
-/// The last chunk of a stream the hub ends: the reconnection time and a comment saying why.
+/// The last chunk of a stream the hub ends: the reconnection time (jittered ±25%, so that
+/// clients do not all come back at once) and a comment saying why.
 pub(crate) fn encode_end(retry: Duration, why: &str) -> Bytes {
-    Event::no_data()
-        .retry(super::id::jitter(retry, 0.25))
-        .comment(why)
-        .encode()
+    let retry = super::id::jitter(retry, 0.25);
+    let mut buf = BytesMut::from(format!("retry: {}\n", retry.as_millis()).as_bytes());
+    buf.extend_from_slice(&crate::sse::comment(why));
+    buf.freeze()
 }
 
 /// What a publisher does when a subscriber's queue is full.
