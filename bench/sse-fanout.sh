@@ -51,28 +51,39 @@ if ((redis)); then
   wait_port "$rport"
   redis_url="redis://127.0.0.1:$rport/"
 fi
-for n in $sizes; do
-  port=$(free_port)
-  extra=()
-  [[ -n $redis_url ]] && extra=(--redis "$redis_url")
-  "$bin/h2push" serve "$site" --addr "127.0.0.1:$port" --cert "$run/cert.pem" --key "$run/key.pem" \
-    --no-access-log --max-connections 200000 --sse --publish-token bench "${extra[@]}" >"$run/h2push-$n.log" 2>&1 &
-  pid=$!
-  pids+=("$pid")
-  wait_port "$port"
-  sleep 0.5
-  label=h2push; [[ -n $redis_url ]] && label=h2push-redis
+run_client() { # label port pid n [extra args...]
+  local label=$1 port=$2 pid=$3 n=$4
+  shift 4
+  # Above 10k subscribers the steady rate is lowered so that it stays a latency test.
+  local rate=10 events=50
+  ((n > 10000)) && rate=2 events=20
   "$bin/sse-fanout" --addr "127.0.0.1:$port" -n "$n" --per-conn "$per_conn" --h1 "$h1" \
-    --token bench --server-pid "$pid" --burst-secs "$burst" --label "$label" || echo "$label at $n: failed"
-  stop "$pid"
+    --server-pid "$pid" --burst-secs "$burst" --rate "$rate" --latency-events "$events" \
+    --label "$label" "$@" || echo "$label at $n: failed"
+}
+for n in $sizes; do
+  variants=(memory)
+  [[ -n $redis_url ]] && variants+=(redis)
+  for v in "${variants[@]}"; do
+    port=$(free_port)
+    extra=() label=h2push
+    [[ $v == redis ]] && extra=(--redis "$redis_url") label=h2push-redis
+    "$bin/h2push" serve "$site" --addr "127.0.0.1:$port" --cert "$run/cert.pem" --key "$run/key.pem" \
+      --no-access-log --max-connections 200000 --sse --publish-token bench "${extra[@]}" >"$run/h2push-$n.log" 2>&1 &
+    pid=$!
+    pids+=("$pid")
+    wait_port "$port"
+    sleep 0.5
+    run_client "$label" "$port" "$pid" "$n" --token bench
+    stop "$pid"
+  done
   for peer in $peers; do
     p=$(free_port)
     ppid=$("$shared/bench/peers.sh" start "$peer" "$p" "$site" "$run/cert.pem" "$run/key.pem")
     pids+=("$ppid")
     sleep 0.5
     # peers.sh starts the Go binary in the background; its PID is the server's.
-    "$bin/sse-fanout" --addr "127.0.0.1:$p" -n "$n" --per-conn "$per_conn" --h1 "$h1" \
-      --server-pid "$ppid" --burst-secs "$burst" --label "$peer" || echo "$peer at $n: failed"
+    run_client "$peer" "$p" "$ppid" "$n"
     "$shared/bench/peers.sh" stop "$ppid" || true
   done
 done
