@@ -80,8 +80,9 @@ fn now_ns() -> u64 {
 struct Totals {
     delivered: AtomicU64,
     gaps: AtomicU64,
-    /// Latencies in µs, recorded only while `recording` is set.
+    /// Latencies in µs over HTTP/2 and over HTTP/1.1, recorded only while `recording` is set.
     latencies: Mutex<Vec<u32>>,
+    latencies_h1: Mutex<Vec<u32>>,
     recording: std::sync::atomic::AtomicBool,
 }
 
@@ -140,13 +141,14 @@ impl Scanner {
     }
 }
 
-fn account(totals: &Totals, scanner: &mut Scanner, chunk: &[u8]) {
+fn account(totals: &Totals, scanner: &mut Scanner, chunk: &[u8], h1: bool) {
     let now = now_ns();
     let (n, g) = if totals.recording.load(Ordering::Relaxed) {
         let mut v = Vec::new();
         let r = scanner.feed(chunk, Some(&mut v), now);
         if !v.is_empty() {
-            totals.latencies.lock().unwrap().extend(v);
+            let store = if h1 { &totals.latencies_h1 } else { &totals.latencies };
+            store.lock().unwrap().extend(v);
         }
         r
     } else {
@@ -199,7 +201,7 @@ async fn h2_subscribers(args: Arc<Args>, streams: usize, totals: Arc<Totals>) ->
             let mut scanner = Scanner { carry: Vec::new() };
             while let Some(Ok(chunk)) = body.data().await {
                 let _ = body.flow_control().release_capacity(chunk.len());
-                account(&totals, &mut scanner, &chunk);
+                account(&totals, &mut scanner, &chunk, false);
             }
         });
     }
@@ -226,7 +228,7 @@ async fn h1_subscriber(args: Arc<Args>, totals: Arc<Totals>) -> Result<(), Error
         let mut scanner = Scanner { carry: Vec::new() };
         while let Some(Ok(frame)) = body.frame().await {
             if let Ok(data) = frame.into_data() {
-                account(&totals, &mut scanner, &data);
+                account(&totals, &mut scanner, &data, true);
             }
         }
     });
@@ -336,8 +338,12 @@ async fn run(args: Arc<Args>) -> Result<(), Error> {
     }
     totals.recording.store(false, Ordering::Relaxed);
     let got = totals.delivered.load(Ordering::Relaxed);
-    let mut lat = std::mem::take(&mut *totals.latencies.lock().unwrap());
+    let mut lat_h2 = std::mem::take(&mut *totals.latencies.lock().unwrap());
+    let mut lat_h1 = std::mem::take(&mut *totals.latencies_h1.lock().unwrap());
+    let mut lat: Vec<u32> = lat_h2.iter().chain(&lat_h1).copied().collect();
     lat.sort_unstable();
+    lat_h2.sort_unstable();
+    lat_h1.sort_unstable();
 
     // Deliveries per second, publishing as fast as the server takes it.
     let (mut rate, mut delivered_share, mut published) = (f64::NAN, f64::NAN, 0u64);
@@ -390,7 +396,7 @@ async fn run(args: Arc<Args>) -> Result<(), Error> {
     };
     println!(
         "{label}: subscribers={total_subs} (h2 {h2} over {conns} conns, h1 {h1}) | rss before={b} KiB idle={i} KiB per-subscriber={per_sub} KiB | \
-latency over {le} events at {rate_in}/s: p50={p50:.2} ms p99={p99:.2} ms max={max:.2} ms ({got}/{expected} delivered) | \
+latency over {le} events at {rate_in}/s: p50={p50:.2} ms p99={p99:.2} ms max={max:.2} ms (h2 p50={h2p50:.2} p99={h2p99:.2}; h1 p50={h1p50:.2} p99={h1p99:.2}) ({got}/{expected} delivered) | \
 burst {bs}s: published={published} deliveries/s={rate:.0} delivered={share:.1}% gaps={gaps}",
         label = args.label,
         h2 = args.subscribers,
@@ -402,6 +408,10 @@ burst {bs}s: published={published} deliveries/s={rate:.0} delivered={share:.1}% 
         p50 = percentile(&lat, 0.50),
         p99 = percentile(&lat, 0.99),
         max = percentile(&lat, 1.0),
+        h2p50 = percentile(&lat_h2, 0.50),
+        h2p99 = percentile(&lat_h2, 0.99),
+        h1p50 = percentile(&lat_h1, 0.50),
+        h1p99 = percentile(&lat_h1, 0.99),
         bs = args.burst_secs,
         share = delivered_share * 100.0,
         gaps = totals.gaps.load(Ordering::Relaxed),
