@@ -147,7 +147,11 @@ fn account(totals: &Totals, scanner: &mut Scanner, chunk: &[u8], h1: bool) {
         let mut v = Vec::new();
         let r = scanner.feed(chunk, Some(&mut v), now);
         if !v.is_empty() {
-            let store = if h1 { &totals.latencies_h1 } else { &totals.latencies };
+            let store = if h1 {
+                &totals.latencies_h1
+            } else {
+                &totals.latencies
+            };
             store.lock().unwrap().extend(v);
         }
         r
@@ -164,7 +168,10 @@ fn account(totals: &Totals, scanner: &mut Scanner, chunk: &[u8], h1: bool) {
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-async fn tls(addr: SocketAddr, alpn: &[u8]) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Error> {
+async fn tls(
+    addr: SocketAddr,
+    alpn: &[u8],
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Error> {
     let connector = TlsConnector::from(h2push::tls::insecure_client_config(&[alpn]));
     let tcp = TcpStream::connect(addr).await?;
     tcp.set_nodelay(true)?;
@@ -173,7 +180,11 @@ async fn tls(addr: SocketAddr, alpn: &[u8]) -> Result<tokio_rustls::client::TlsS
 }
 
 /// One HTTP/2 connection carrying `streams` subscriptions; returns once all got their 200.
-async fn h2_subscribers(args: Arc<Args>, streams: usize, totals: Arc<Totals>) -> Result<h2::client::SendRequest<Bytes>, Error> {
+async fn h2_subscribers(
+    args: Arc<Args>,
+    streams: usize,
+    totals: Arc<Totals>,
+) -> Result<h2::client::SendRequest<Bytes>, Error> {
     let io = tls(args.addr, b"h2").await?;
     let (client, conn) = h2::client::Builder::new()
         .initial_window_size(1 << 20)
@@ -186,7 +197,8 @@ async fn h2_subscribers(args: Arc<Args>, streams: usize, totals: Arc<Totals>) ->
     let mut heads = Vec::with_capacity(streams);
     for _ in 0..streams {
         let mut client = client.clone().ready().await?;
-        let req = http::Request::get(format!("https://localhost/events?topic={}", args.topic)).body(())?;
+        let req =
+            http::Request::get(format!("https://localhost/events?topic={}", args.topic)).body(())?;
         let (res, _) = client.send_request(req, true)?;
         heads.push(res);
     }
@@ -211,7 +223,8 @@ async fn h2_subscribers(args: Arc<Args>, streams: usize, totals: Arc<Totals>) ->
 /// One HTTP/1.1 subscription on its own connection.
 async fn h1_subscriber(args: Arc<Args>, totals: Arc<Totals>) -> Result<(), Error> {
     let io = tls(args.addr, b"http/1.1").await?;
-    let (mut send, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(io)).await?;
+    let (mut send, conn) =
+        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(io)).await?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -237,7 +250,12 @@ async fn h1_subscriber(args: Arc<Args>, totals: Arc<Totals>) -> Result<(), Error
 
 /// Publishes one event; returns whether the server took it.
 async fn publish(client: &mut h2::client::SendRequest<Bytes>, args: &Args) -> Result<bool, Error> {
-    let body = format!("topic={}&data={}+{}", args.topic, now_ns(), "x".repeat(args.payload));
+    let body = format!(
+        "topic={}&data={}+{}",
+        args.topic,
+        now_ns(),
+        "x".repeat(args.payload)
+    );
     let mut req = http::Request::post("https://localhost/publish")
         .header("content-type", "application/x-www-form-urlencoded");
     if let Some(t) = &args.token {
@@ -309,7 +327,10 @@ async fn run(args: Arc<Args>) -> Result<(), Error> {
         t.await??;
     }
     let total_subs = args.subscribers + args.h1;
-    eprintln!("{total_subs} subscribers in {:.1}s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "{total_subs} subscribers in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_idle = rss_kib(args.server_pid);
 
