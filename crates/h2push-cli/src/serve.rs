@@ -63,7 +63,8 @@ pub struct ServeArgs {
     /// Close connections idle for this many seconds [default: 60].
     #[arg(long, value_name = "SECS")]
     idle_timeout: Option<u64>,
-    /// Worker threads [default: one per core].
+    /// Serving threads, each with its own runtime and listening sockets (SO_REUSEPORT)
+    /// [default: one per core].
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
     /// Write no access log (one line per request, to stderr).
@@ -129,9 +130,13 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     if addrs.is_empty() {
         addrs.push(SocketAddr::from(([127, 0, 0, 1], 8443)));
     }
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
     let mut builder = Server::builder()
         .tls(identity.server_config(&[b"h2", b"http/1.1"])?)
-        .limits(limits);
+        .limits(limits)
+        .threads(threads);
     for a in &addrs {
         builder = builder.bind_tls(*a);
     }
@@ -139,11 +144,10 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         builder = builder.bind_plain(*a);
     }
 
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = args.threads {
-        runtime.worker_threads(n.max(1));
-    }
-    let runtime = runtime.enable_all().build()?;
+    // One single-threaded runtime per serving thread (the server starts the others).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let server = builder.build()?;
         // Listen for SIGINT/SIGTERM before announcing the server: a signal sent as soon as

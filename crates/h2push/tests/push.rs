@@ -130,6 +130,43 @@ async fn resetting_pushed_streams_leaves_the_connection_serving() {
     }
 }
 
+/// The head of a push whose response is not ready at once (here: a file not yet cached, read
+/// on a blocking thread) goes out after its PUSH_PROMISE was written; h2 queues it as "pending
+/// open", and reading the client's RST_STREAM for it there would make h2 end the connection
+/// with PROTOCOL_ERROR. The race is narrow, so it is run many times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resetting_pushes_of_uncached_files_leaves_the_connection_serving() {
+    let site = Site::new();
+    let rules: Vec<PushRule> = (0..40)
+        .map(|round| {
+            let names: Vec<String> = (0..4).map(|i| format!("/r{round}-{i}.css")).collect();
+            for n in &names {
+                std::fs::write(site.root().join(&n[1..]), n).unwrap();
+            }
+            PushRule::new(
+                format!("/page{round}"),
+                names.iter().map(|n| Hint::new(n.clone())),
+            )
+        })
+        .collect();
+    let files = StaticFiles::new(site.root()).unwrap();
+    let srv = common::start(HintLayer::new(HintPolicy::with_rules(rules)).layer(files)).await;
+    for round in 0..40 {
+        let mut opts = srv.opts(&format!("/page{round}"));
+        opts.reset_pushes = true;
+        opts.extra_paths = vec!["/style.css".into(), "/app.js".into()];
+        let report = probe(&opts)
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert_eq!(report.exchanges.len(), 3);
+        assert_eq!(
+            report.exchanges[2].response.status,
+            StatusCode::OK,
+            "round {round}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outstanding_pushes_never_exceed_the_clients_limit() {
     let log = Log::default();
@@ -217,6 +254,29 @@ async fn a_disabled_client_gets_a_typed_push_error() {
     assert_eq!(log.take(), [Err(PushError::Disabled)]);
 }
 
+/// The client's SETTINGS say whether it accepts push before any push is tried, so an app can
+/// skip preparing pushes (browsers all send ENABLE_PUSH = 0).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pusher_knows_from_the_first_request_whether_the_client_accepts_push() {
+    let app = Router::new().route(
+        "/",
+        get(|Extension(p): Extension<Pusher>| async move { p.is_available().to_string() }),
+    );
+    let srv = common::start(app).await;
+    for (enable_push, want) in [(true, "true"), (false, "false")] {
+        for mut opts in [srv.opts("/"), srv.opts_h2c("/")] {
+            opts.enable_push = enable_push;
+            let report = probe(&opts).await.unwrap();
+            assert_eq!(
+                &report.exchanges[0].response.body[..],
+                want.as_bytes(),
+                "{}",
+                opts.url
+            );
+        }
+    }
+}
+
 /// Push results recorded by the guard app, in order.
 #[derive(Clone, Default)]
 struct Log(Arc<Mutex<Vec<Result<(), PushError>>>>);
@@ -299,7 +359,14 @@ fn guard_app(log: Log) -> Router {
             "r1-push"
         }
     };
+    let slow_pushes = |Extension(p): Extension<Pusher>| async move {
+        for i in 1..=3 {
+            let _ = p.push(&format!("/slow{i}"));
+        }
+        "slow pushes"
+    };
     let mut app = Router::new()
+        .route("/slow-pushes", get(slow_pushes))
         .route("/many", get(many))
         .route("/guards", get(guards))
         .route("/late", get(late))

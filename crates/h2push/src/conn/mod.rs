@@ -7,6 +7,7 @@
 //! [`crate::hints`]); listening, TLS and shutdown are [`crate::server`]'s.
 
 pub(crate) mod access_log;
+pub(crate) mod cork;
 pub(crate) mod h1;
 pub(crate) mod h2;
 pub(crate) mod sniff;

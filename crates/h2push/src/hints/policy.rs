@@ -169,27 +169,31 @@ pub fn is_navigation(headers: &HeaderMap) -> bool {
 impl<S, B, ResBody> tower_service::Service<Request<B>> for HintService<S>
 where
     S: tower_service::Service<Request<B>, Response = Response<ResBody>>,
-    S::Future: Send + 'static,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<ResBody>, S::Error>> + Send>>;
+    type Future = HintFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let pusher = req.extensions().get::<Pusher>().cloned();
+        let pusher = req
+            .extensions()
+            .get::<Pusher>()
+            .filter(|p| p.is_available())
+            .cloned();
         let policy = &self.policy;
         let path = req.uri().path();
-        let matched: Vec<&Hint> = policy
+        let mut matched = policy
             .rules
             .iter()
             .filter(|r| r.matches(path))
             .flat_map(|r| &r.resources)
-            .collect();
-        if !matched.is_empty() {
+            .peekable();
+        if matched.peek().is_some() {
+            let matched: Vec<&Hint> = matched.collect();
             if policy.early_hints && is_navigation(req.headers()) {
                 if let Some(hints) = req.extensions().get::<EarlyHints>() {
                     let _ = hints.send(matched.iter().map(|h| h.to_link()));
@@ -201,32 +205,50 @@ where
                 }
             }
         }
-        let fut = self.inner.call(req);
-        let push_links = policy.push_preload_links;
-        Box::pin(async move {
-            let res = fut.await?;
-            if let (true, Some(p)) = (push_links, pusher) {
-                let hints: Vec<Hint> = res
-                    .headers()
-                    .get_all(LINK)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .flat_map(parse_links)
-                    .filter_map(|l| l.to_hint())
-                    .collect();
-                push_all(&p, hints.iter());
-            }
-            Ok(res)
-        })
+        HintFuture {
+            inner: self.inner.call(req),
+            pusher: pusher.filter(|_| policy.push_preload_links),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`HintService`]: the inner response, whose `Link: rel=preload` headers
+    /// are pushed before it is handed on.
+    pub struct HintFuture<F> {
+        #[pin]
+        inner: F,
+        pusher: Option<Pusher>,
+    }
+}
+
+impl<F, ResBody, E> Future for HintFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let res = std::task::ready!(this.inner.poll(cx));
+        if let (Ok(res), Some(p)) = (&res, this.pusher.take()) {
+            let hints: Vec<Hint> = res
+                .headers()
+                .get_all(LINK)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(parse_links)
+                .filter_map(|l| l.to_hint())
+                .collect();
+            push_all(&p, hints.iter());
+        }
+        Poll::Ready(res)
     }
 }
 
 /// Pushes each hint that allows it; stops at the first refusal that will refuse the rest too.
 fn push_all<'a>(pusher: &Pusher, hints: impl Iterator<Item = &'a Hint>) {
     use crate::PushError::*;
-    if !pusher.is_available() {
-        return;
-    }
     for hint in hints.filter(|h| !h.nopush) {
         match pusher.push(&hint.path) {
             Ok(()) => {}

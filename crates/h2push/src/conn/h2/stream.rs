@@ -82,10 +82,13 @@ pub(super) async fn serve_stream<S: HttpService>(
         .cloned()
         .or_else(|| parts.headers.get(HOST)?.to_str().ok()?.parse().ok())
         .unwrap_or_else(|| local_authority(info.local));
+    // Pushes need the parent's session fields; a client that refused push gets none, so
+    // nothing is copied for it (browsers and load generators all refuse).
+    let can_push = !conn.push_book.is_disabled();
     let mut inherited = HeaderMap::new();
-    for name in INHERITED {
-        for v in parts.headers.get_all(&name) {
-            inherited.append(name.clone(), v.clone());
+    for name in INHERITED.iter().filter(|_| can_push) {
+        for v in parts.headers.get_all(name) {
+            inherited.append(name, v.clone());
         }
     }
     let parent = Arc::new(Parent {
@@ -103,7 +106,11 @@ pub(super) async fn serve_stream<S: HttpService>(
     });
 
     let ext = &mut parts.extensions;
-    ext.insert(Pusher::new(parent.clone()));
+    ext.insert(if can_push {
+        Pusher::new(parent.clone())
+    } else {
+        Pusher::unavailable(PushError::Disabled)
+    });
     ext.insert(EarlyHints::new(parent.clone()));
     ext.insert(PeerAddr(info.peer));
     ext.insert(protocol);
@@ -191,6 +198,10 @@ impl<S: HttpService> PushStream for Parent<S> {
         (&self.scheme, &self.authority)
     }
 
+    fn is_enabled(&self) -> bool {
+        !self.conn.push_book.is_disabled()
+    }
+
     fn push(&self, promise: Promise) -> Result<(), PushError> {
         let book = &self.conn.push_book;
         let slot = book.reserve(&promise.path)?;
@@ -214,7 +225,7 @@ impl<S: HttpService> PushStream for Parent<S> {
         *promised.uri_mut() = uri.clone();
         *promised.headers_mut() = promise_headers.clone();
 
-        let pushed = {
+        let (pushed, epoch) = {
             let mut st = self.lock();
             // RFC 9113 §8.4: PUSH_PROMISE only on an open (or half-closed remote) stream.
             // h2 would send it on a closed stream and the client would end the connection.
@@ -224,7 +235,8 @@ impl<S: HttpService> PushStream for Parent<S> {
             if !book.commit(&promise.path) {
                 return Err(PushError::AlreadyPushed(promise.path.to_string()));
             }
-            let pushed = st.respond.push_request(promised).map_err(|e| {
+            let (pushed, epoch) = self.conn.promise(|| st.respond.push_request(promised));
+            let pushed = pushed.map_err(|e| {
                 // h2 names no error kinds; this one is the client's ENABLE_PUSH = 0.
                 if e.to_string().contains("disabled server push") {
                     book.set_disabled();
@@ -234,7 +246,7 @@ impl<S: HttpService> PushStream for Parent<S> {
                 }
             })?;
             st.pushed.push(promise.path.clone());
-            pushed
+            (pushed, epoch)
         };
 
         // The synthetic request the service answers: the parent's session fields plus the
@@ -254,10 +266,11 @@ impl<S: HttpService> PushStream for Parent<S> {
         ext.insert(EarlyHints::deferred());
         ext.insert(PeerAddr(info.peer));
         ext.insert(protocol);
-        tokio::spawn(serve_pushed(
+        self.conn.start_push(serve_pushed(
             self.conn.clone(),
             req,
             pushed,
+            epoch,
             slot,
             promise.path,
         ));
@@ -291,6 +304,7 @@ async fn serve_pushed<S: HttpService>(
     conn: Arc<Conn<S>>,
     req: Request<Body>,
     mut pushed: SendPushedResponse<Bytes>,
+    epoch: u64,
     slot: PushSlot,
     path: PathAndQuery,
 ) {
@@ -317,7 +331,9 @@ async fn serve_pushed<S: HttpService>(
     let end = match result {
         Ok(Ok(res)) => {
             send_pushed(
-                &mut pushed,
+                &conn,
+                pushed,
+                epoch,
                 res.map(Either::<_, Body>::Left),
                 is_head,
                 &mut record,
@@ -326,13 +342,8 @@ async fn serve_pushed<S: HttpService>(
         }
         Ok(Err(e)) => {
             tracing::error!("service failed on pushed {path}: {e}");
-            send_pushed(
-                &mut pushed,
-                internal_error().map(Either::<S::ResBody, _>::Right),
-                is_head,
-                &mut record,
-            )
-            .await
+            let res = internal_error().map(Either::<S::ResBody, _>::Right);
+            send_pushed(&conn, pushed, epoch, res, is_head, &mut record).await
         }
         Err(Ok(reason)) => SendEnd::Reset(reason),
         Err(Err(_)) => SendEnd::Failed,
@@ -346,8 +357,10 @@ async fn serve_pushed<S: HttpService>(
     record.finish(outcome_of(end));
 }
 
-async fn send_pushed<B>(
-    pushed: &mut SendPushedResponse<Bytes>,
+async fn send_pushed<S, B>(
+    conn: &Conn<S>,
+    pushed: SendPushedResponse<Bytes>,
+    epoch: u64,
     res: Response<B>,
     is_head: bool,
     record: &mut AccessRecord,
@@ -360,7 +373,10 @@ where
     strip_connection_headers(&mut head.headers);
     record.status = Some(head.status);
     let eos = is_head || body.is_end_stream();
-    match pushed.send_response(Response::from_parts(head, ()), eos) {
+    match conn
+        .send_pushed_head(pushed, Response::from_parts(head, ()), eos, epoch)
+        .await
+    {
         Ok(_) if eos => SendEnd::Complete,
         Ok(mut stream) => send_body(&mut stream, body, &mut record.bytes, || {}).await,
         Err(_) => SendEnd::Failed,
