@@ -22,7 +22,7 @@ use http_body_util::Either;
 use super::send::{send_body, strip_connection_headers, SendEnd};
 use super::Conn;
 use crate::body::Body;
-use crate::conn::access_log::{AccessRecord, Outcome};
+use crate::conn::access_log::{AccessRecord, Hinted, Outcome};
 use crate::conn::{internal_error, HttpService, PeerAddr, Protocol};
 use crate::hints::early_hints::{EarlyHintsError, HintStream};
 use crate::push::{Promise, PushError, PushSlot, PushStream, Pusher};
@@ -127,6 +127,9 @@ pub(super) async fn serve_stream<S: HttpService>(
     let (mut head, body) = response.into_parts();
     strip_connection_headers(&mut head.headers);
     record.status = Some(head.status);
+    if let Some(Hinted(paths)) = head.extensions.remove() {
+        record.hinted = paths;
+    }
     let eos = body.is_end_stream() || record.method == Method::HEAD;
     let send = {
         let mut st = parent.lock();
