@@ -523,7 +523,12 @@ impl<'a> Pushes<'a> {
                     metrics.refused(false, (candidates.len() - i) as u64);
                     self.stopped = true;
                 }
-                Err(PushError::TooManyPushes { .. }) => metrics.refused(true, 1),
+                // The client's stream limit is reached: the rest of this page would only
+                // queue behind it (and h2 must not queue pushes), so stop here.
+                Err(PushError::TooManyPushes { .. }) => {
+                    metrics.refused(true, (candidates.len() - i) as u64);
+                    self.stopped = true;
+                }
                 Err(PushError::Http1 | PushError::Nested | PushError::ParentClosed) => {
                     self.stopped = true;
                 }
