@@ -268,7 +268,10 @@ resources = ["/style.css", { path = "/f.woff2", nopush = true }]
         assert_eq!(c.hints.early_hints, Some(false));
         assert_eq!(c.hints.learn, Some(LearnSetting::All));
         assert_eq!(c.hints.budget_bytes, Some(100000));
-        assert_eq!(c.hints.metrics_path.as_ref().map(|p| p.0.as_str()), Some("/metrics"));
+        assert_eq!(
+            c.hints.metrics_path.as_ref().map(|p| p.0.as_str()),
+            Some("/metrics")
+        );
         assert_eq!(c.limits.max_concurrent_streams, Some(64));
     }
 

@@ -182,7 +182,11 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
 }
 
 /// The hint policy: flags over the `[hints]` section over the defaults.
-fn hint_policy(args: &ServeArgs, config: &Config, files: StaticFiles) -> Result<HintPolicy, CliError> {
+fn hint_policy(
+    args: &ServeArgs,
+    config: &Config,
+    files: StaticFiles,
+) -> Result<HintPolicy, CliError> {
     let h = &config.hints;
     let mut policy = HintPolicy::with_rules(config.push_rules()).with_files(files);
     let push = !args.no_push && h.push.unwrap_or(true);
