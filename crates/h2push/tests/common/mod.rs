@@ -14,7 +14,8 @@ use tokio::task::JoinHandle;
 
 pub const CSS: &str = "body { color: rebeccapurple }\n";
 pub const JS: &str = "console.log('pushed');\n";
-pub const INDEX: &str = "<!doctype html><link rel=stylesheet href=/style.css><script src=/app.js></script>\n";
+pub const INDEX: &str =
+    "<!doctype html><link rel=stylesheet href=/style.css><script src=/app.js></script>\n";
 pub const SECRET: &str = "TOP-SECRET-OUTSIDE-ROOT";
 
 /// A running server; shut down (and its task ended) when dropped.
@@ -54,7 +55,9 @@ impl TestServer {
     /// Probe options for `path` over TLS, trusting the test certificate.
     pub fn opts(&self, path: &str) -> ProbeOptions {
         ProbeOptions {
-            url: format!("https://127.0.0.1:{}{path}", self.tls.port()).parse().unwrap(),
+            url: format!("https://127.0.0.1:{}{path}", self.tls.port())
+                .parse()
+                .unwrap(),
             insecure: true,
             timeout: Duration::from_secs(10),
             push_wait: Duration::from_millis(500),
@@ -65,7 +68,9 @@ impl TestServer {
     /// Probe options for `path` over h2c prior knowledge.
     pub fn opts_h2c(&self, path: &str) -> ProbeOptions {
         ProbeOptions {
-            url: format!("http://127.0.0.1:{}{path}", self.plain.port()).parse().unwrap(),
+            url: format!("http://127.0.0.1:{}{path}", self.plain.port())
+                .parse()
+                .unwrap(),
             ..self.opts(path)
         }
     }
