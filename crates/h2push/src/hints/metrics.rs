@@ -1,7 +1,8 @@
 //! Counters of what the hint policy did, in the Prometheus text format.
 //!
 //! This module owns the metric names and their meaning; the policy layer counts and serves
-//! them at its opt-in path. Encoding is `prometheus-client`'s (the Prometheus project's Rust
+//! them at its opt-in path, and the HTTP/2 driver reports each push's fate to them (a
+//! `PushObserver` registered on the connection). Encoding is `prometheus-client`'s (the Prometheus project's Rust
 //! client, OpenMetrics text, which Prometheus scrapes natively); the counters are plain atomic
 //! counters of that crate, so counting costs an atomic add and rendering happens only when
 //! scraped.
@@ -11,13 +12,15 @@
 //! | `h2push_requests_total` | `protocol` (h2, h2c, https/1.1, http/1.1) | client requests |
 //! | `h2push_pushes_promised_total` | | PUSH_PROMISEs sent (the policy's and the app's) |
 //! | `h2push_pushes_refused_total` | `setting` (`enable_push`, `max_concurrent_streams`) | pushes the client's SETTINGS refused |
-//! | `h2push_pushes_cancelled_total` | | pushed responses that ended before their last byte (client RST_STREAM, or the connection lost) |
+//! | `h2push_pushes_cancelled_total` | | pushed streams the client reset (CANCEL, REFUSED_STREAM) before they ended |
 //! | `h2push_pushes_skipped_total` | `reason` (`diary`, `cancelled`, `digest`, `conditional`, `budget`) | pushes the policy did not make |
 //! | `h2push_pushed_bytes_total` | | body bytes of pushed responses |
 //! | `h2push_early_hints_total` | | 103 responses sent |
 //! | `h2push_hints_total` | `source` (`rule`, `html`, `learned`, `link`) | hints found, per request |
 
 use prometheus_client::encoding::text::encode;
+
+use crate::push::{PushEvent, PushObserver};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
@@ -131,7 +134,7 @@ impl Default for HintMetrics {
         );
         r.register(
             "h2push_pushes_cancelled",
-            "Pushed responses that ended before their last byte (client reset or connection lost)",
+            "Pushed streams the client reset (CANCEL or REFUSED_STREAM) before they ended",
             m.cancelled.clone(),
         );
         r.register(
@@ -184,10 +187,6 @@ impl HintMetrics {
         self.requests.get_or_create(&[("protocol", protocol)]).inc();
     }
 
-    pub(crate) fn promised(&self) {
-        self.promised.inc();
-    }
-
     pub(crate) fn refused(&self, max_concurrent_streams: bool, n: u64) {
         let setting = if max_concurrent_streams {
             "max_concurrent_streams"
@@ -199,16 +198,8 @@ impl HintMetrics {
             .inc_by(n);
     }
 
-    pub(crate) fn cancelled(&self) {
-        self.cancelled.inc();
-    }
-
     pub(crate) fn skipped(&self, why: Skip) {
         self.skipped.get_or_create(&[("reason", why.label())]).inc();
-    }
-
-    pub(crate) fn pushed_bytes(&self, n: u64) {
-        self.pushed_bytes.inc_by(n);
     }
 
     pub(crate) fn early_hints(&self) {
@@ -224,6 +215,16 @@ impl HintMetrics {
     }
 }
 
+impl PushObserver for HintMetrics {
+    fn event(&self, event: PushEvent) {
+        match event {
+            PushEvent::Promised => self.promised.inc(),
+            PushEvent::Cancelled => self.cancelled.inc(),
+            PushEvent::Sent(bytes) => self.pushed_bytes.inc_by(bytes),
+        };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,7 +236,7 @@ mod tests {
         m.request("h2");
         m.skipped(Skip::Digest);
         m.refused(false, 3);
-        m.pushed_bytes(1234);
+        m.event(PushEvent::Sent(1234));
         m.hints(Source::Html, 2);
         let t = m.render();
         for line in [

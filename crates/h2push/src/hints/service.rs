@@ -13,9 +13,10 @@
 //! 6. learn from the request (a navigation opens a window; a sub-resource with a matching
 //!    `Referer` inside it is associated with the page).
 //!
-//! Pushed responses pass through the layer too (the server answers a push by running the
-//! service on a synthetic GET); they are only counted. Sending frames is the connection
-//! drivers'; the sources and filters live in the sibling modules.
+//! Pushed responses pass through the layer untouched (the server answers a push by running
+//! the service on a synthetic GET); the connection reports what became of each push to the
+//! metrics (a `PushObserver`). Sending frames is the connection drivers'; the sources and
+//! filters live in the sibling modules.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -30,7 +31,7 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 
-use super::body::{HintBody, PushWatch};
+use super::body::HintBody;
 use super::digest::{resource_key, CacheDigest, DigestCookie};
 use super::html::HeadCache;
 use super::learn::{LearnMode, Learner};
@@ -144,18 +145,12 @@ where
         let metrics = shared.metrics.clone();
 
         if is_pushed_response(&req) {
-            metrics.promised();
-            let mut watch = PushWatch::new(metrics);
+            // Counted by the connection (see `PushObserver`); nothing to hint.
             let fut = inner.call(req);
-            return Box::pin(async move {
-                match fut.await {
-                    Ok(res) => Ok(res.map(|b| HintBody::pushed(b, watch))),
-                    Err(e) => {
-                        watch.ended();
-                        Err(e)
-                    }
-                }
-            });
+            return Box::pin(async move { Ok(fut.await?.map(HintBody::inner)) });
+        }
+        if let Some(p) = req.extensions().get::<Pusher>() {
+            p.observe(metrics.clone());
         }
         if let Some(p) = req.extensions().get::<Protocol>() {
             metrics.request(protocol_label(*p));
@@ -382,9 +377,14 @@ impl Shared {
 
         // 6. Learning from a sub-resource request.
         let ok = parts.status.is_success() || parts.status == StatusCode::NOT_MODIFIED;
-        if let (true, false, Some(ip), Some(referer)) =
-            (ok, facts.navigation, facts.client, &facts.referer_page)
-        {
+        let learning = self.learner.mode() != LearnMode::Off;
+        if let (true, true, false, Some(ip), Some(referer)) = (
+            learning,
+            ok,
+            facts.navigation,
+            facts.client,
+            &facts.referer_page,
+        ) {
             if let Some(dest) = facts.destination.as_deref().filter(|d| learnable_dest(d)) {
                 self.learner
                     .resource_seen(ip, referer, Hint::new(&facts.path).with_as(dest), now);
@@ -479,11 +479,34 @@ impl<'a> Pushes<'a> {
     }
 
     /// Pushes each hint that may be, in the given order.
+    ///
+    /// What the files know (ETags, lengths) is looked up first; the pushes then go out in
+    /// one synchronous burst. Interleaving awaits between pushes would let earlier pushed
+    /// responses end in between, and the connection frees a push's slot when its last frame
+    /// is queued, slightly before h2 stops counting the stream: a push made in that gap is
+    /// queued inside h2, and a client reset of a queued push costs the connection (h2 ≥
+    /// 0.4.15, see DESIGN.md).
     async fn push_all(&mut self, hints: &[Hint]) {
+        if self.pusher.is_none() || self.stopped {
+            return;
+        }
+        let mut candidates = Vec::new();
+        for hint in hints.iter().filter(|h| !h.nopush) {
+            let meta = match &self.shared.policy.files {
+                Some(files) if !self.conditional => files.lookup(&hint.path).await,
+                _ => None,
+            };
+            let etag = meta.as_ref().and_then(|m| m.etag.to_str().ok());
+            let key = resource_key(&hint.path, etag);
+            candidates.push((hint, key, meta.map(|m| m.len)));
+        }
+        self.push_now(&candidates);
+    }
+
+    fn push_now(&mut self, candidates: &[(&Hint, u64, Option<u64>)]) {
         let Some(pusher) = self.pusher else { return };
         let metrics = &self.shared.metrics;
-        let candidates: Vec<&Hint> = hints.iter().filter(|h| !h.nopush).collect();
-        for (i, hint) in candidates.iter().enumerate() {
+        for (i, &(hint, key, len)) in candidates.iter().enumerate() {
             if self.stopped {
                 return;
             }
@@ -491,17 +514,10 @@ impl<'a> Pushes<'a> {
                 metrics.skipped(Skip::Conditional);
                 continue;
             }
-            let meta = match &self.shared.policy.files {
-                Some(files) => files.lookup(&hint.path).await,
-                None => None,
-            };
-            let etag = meta.as_ref().and_then(|m| m.etag.to_str().ok());
-            let key = resource_key(&hint.path, etag);
             if self.client_digest.as_ref().is_some_and(|d| d.contains(key)) {
                 metrics.skipped(Skip::Digest);
                 continue;
             }
-            let len = meta.as_ref().map(|m| m.len);
             if !self.spent.fits(len) {
                 metrics.skipped(Skip::Budget);
                 continue;

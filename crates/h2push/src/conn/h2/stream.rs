@@ -25,7 +25,7 @@ use crate::body::Body;
 use crate::conn::access_log::{AccessRecord, Hinted, Outcome};
 use crate::conn::{internal_error, HttpService, PeerAddr, Protocol};
 use crate::hints::early_hints::{EarlyHintsError, HintStream};
-use crate::push::{Promise, PushError, PushSlot, PushStream, Pusher};
+use crate::push::{Promise, PushBook, PushError, PushEvent, PushSlot, PushStream, Pusher};
 use crate::EarlyHints;
 
 /// The request fields a pushed response is produced with, copied from its parent, so that
@@ -184,6 +184,10 @@ impl<S: HttpService> PushStream for Parent<S> {
         (&self.scheme, &self.authority)
     }
 
+    fn book(&self) -> Option<&Arc<PushBook>> {
+        Some(&self.conn.push_book)
+    }
+
     fn push(&self, promise: Promise) -> Result<(), PushError> {
         let book = &self.conn.push_book;
         let slot = book.reserve(&promise.path)?;
@@ -227,6 +231,7 @@ impl<S: HttpService> PushStream for Parent<S> {
                 }
             })?;
             st.pushed.push(promise.path.clone());
+            book.notify(PushEvent::Promised);
             pushed
         };
 
@@ -320,8 +325,10 @@ async fn serve_pushed<S: HttpService>(
         if reason == Reason::CANCEL || reason == Reason::REFUSED_STREAM {
             // The client has it or does not want it: never push it again on this connection.
             conn.push_book.cancelled(&path);
+            conn.push_book.notify(PushEvent::Cancelled);
         }
     }
+    conn.push_book.notify(PushEvent::Sent(record.bytes));
     record.finish(outcome_of(end));
 }
 
