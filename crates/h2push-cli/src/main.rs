@@ -6,6 +6,7 @@
 
 mod cert;
 mod config;
+mod demo;
 mod probe;
 mod serve;
 
@@ -29,6 +30,8 @@ struct Cli {
 enum Command {
     /// Serve a directory of static files over HTTPS (HTTP/2 with push and 103, HTTP/1.1).
     Serve(serve::ServeArgs),
+    /// Serve the demo site: push, 103 Early Hints, EventSource and a streaming chatbot.
+    Demo(demo::DemoArgs),
     /// Fetch a URL over HTTP/2 and show what the server pushes and early-hints.
     Probe(probe::ProbeArgs),
     /// Write a self-signed development certificate (cert.pem, key.pem) to a directory.
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Probe(args) => probe::run(args),
         Command::Cert(args) => cert::run(args),
     };

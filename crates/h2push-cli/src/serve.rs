@@ -75,7 +75,8 @@ pub struct ServeArgs {
     /// Close connections idle for this many seconds [default: 60].
     #[arg(long, value_name = "SECS")]
     idle_timeout: Option<u64>,
-    /// Worker threads [default: one per core].
+    /// Serving threads, each with its own runtime and listening sockets (SO_REUSEPORT)
+    /// [default: one per core].
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
     /// Write no access log (one line per request, to stderr).
@@ -96,7 +97,11 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         .or(config.root.clone())
         .unwrap_or_else(|| PathBuf::from("."));
     let mut files = StaticFiles::new(&root)?;
-    if let Some(cc) = args.cache_control.as_ref().or(config.cache_control.as_ref()) {
+    if let Some(cc) = args
+        .cache_control
+        .as_ref()
+        .or(config.cache_control.as_ref())
+    {
         let value = http::HeaderValue::from_str(cc)
             .map_err(|_| format!("cache-control {cc:?} is not a valid header value"))?;
         files = files.cache_control(Some(value));
@@ -112,7 +117,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     ) {
         (Some(cert), Some(key)) => (TlsIdentity::from_pem_files(cert, key)?, false),
         (None, None) => (TlsIdentity::generate_dev()?, true),
-        _ => return Err("the config file gives only one of tls.cert and tls.key; give both".into()),
+        _ => {
+            return Err("the config file gives only one of tls.cert and tls.key; give both".into())
+        }
     };
 
     let limits = limits(&args, &config);
@@ -129,9 +136,13 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     if addrs.is_empty() {
         addrs.push(SocketAddr::from(([127, 0, 0, 1], 8443)));
     }
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
     let mut builder = Server::builder()
         .tls(identity.server_config(&[b"h2", b"http/1.1"])?)
-        .limits(limits);
+        .limits(limits)
+        .threads(threads);
     for a in &addrs {
         builder = builder.bind_tls(*a);
     }
@@ -139,13 +150,15 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         builder = builder.bind_plain(*a);
     }
 
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = args.threads {
-        runtime.worker_threads(n.max(1));
-    }
-    let runtime = runtime.enable_all().build()?;
+    // One single-threaded runtime per serving thread (the server starts the others).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let server = builder.build()?;
+        // Listen for SIGINT/SIGTERM before announcing the server: a signal sent as soon as
+        // the URL is printed must not kill the process ungracefully.
+        let signal = h2push::server::shutdown_signal();
         println!("h2push serving {}", root.display());
         for a in server.tls_addrs() {
             println!("  https://{a}/  (HTTP/2 with push and 103, HTTP/1.1)");
@@ -156,9 +169,6 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         if generated {
             println!("  certificate: self-signed for localhost, 127.0.0.1, ::1 (in memory)");
         }
-        let pin = identity.spki_sha256_base64();
-        println!("  SPKI pin: {pin}");
-        println!("    chromium --ignore-certificate-errors-spki-list={pin}");
         for rule in &policy.rules {
             let list: Vec<&str> = rule.resources.iter().map(|h| h.path.as_str()).collect();
             println!("  push {} -> {}", rule.path, list.join(", "));
@@ -166,12 +176,15 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         if let Some(p) = &policy.metrics_path {
             println!("  metrics: {p}");
         }
+        let pin = identity.spki_sha256_base64();
+        println!("  SPKI pin: {pin}");
+        println!("    chromium --ignore-certificate-errors-spki-list={pin}");
         use std::io::Write;
         let _ = std::io::stdout().flush();
 
         let handle = server.shutdown_handle();
         tokio::spawn(async move {
-            h2push::server::shutdown_signal().await;
+            signal.await;
             tracing::info!("shutting down: finishing in-flight requests");
             handle.shutdown();
         });

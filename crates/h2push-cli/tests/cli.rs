@@ -52,7 +52,12 @@ fn serve(args: &[&str]) -> Served {
             continue;
         };
         let addr = |prefix: &str| -> Option<SocketAddr> {
-            line.trim().strip_prefix(prefix)?.split('/').next()?.parse().ok()
+            line.trim()
+                .strip_prefix(prefix)?
+                .split('/')
+                .next()?
+                .parse()
+                .ok()
         };
         if let Some(a) = addr("https://") {
             tls = Some(a);
@@ -76,7 +81,11 @@ fn serve(args: &[&str]) -> Served {
 
 fn site() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("index.html"), "<!doctype html><title>t</title>\n").unwrap();
+    std::fs::write(
+        dir.path().join("index.html"),
+        "<!doctype html><title>t</title>\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("style.css"), "body{}\n").unwrap();
     std::fs::write(dir.path().join("app.js"), "void 0;\n").unwrap();
     std::fs::write(
@@ -118,7 +127,10 @@ fn serve_prints_its_urls_and_the_spki_pin() {
     let pin_line = s.stdout.iter().find(|l| l.contains("SPKI pin")).unwrap();
     let pin = pin_line.rsplit(' ').next().unwrap();
     assert_eq!(pin.len(), 44, "base64 of 32 bytes: {pin}");
-    assert!(s.stdout.iter().any(|l| l.contains("push / -> /style.css, /app.js")));
+    assert!(s
+        .stdout
+        .iter()
+        .any(|l| l.contains("push / -> /style.css, /app.js")));
 }
 
 #[test]
@@ -134,7 +146,11 @@ fn probe_shows_the_pushes_and_the_103_of_serve() {
     let (ok, json, err) = run(&["probe", &url, "-k", "--json"]);
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(v["exchanges"][0]["pushes"].as_array().unwrap().len(), 2, "{json}");
+    assert_eq!(
+        v["exchanges"][0]["pushes"].as_array().unwrap().len(),
+        2,
+        "{json}"
+    );
     // --no-push: the client refuses push, and the server sends none.
     let (ok, out, _) = run(&["probe", &url, "-k", "--no-push"]);
     assert!(ok);
@@ -191,7 +207,11 @@ fn cert_writes_a_pair_that_serve_loads() {
         "--key",
         key.to_str().unwrap(),
     ]);
-    assert!(!s.stdout.iter().any(|l| l.contains("in memory")), "{:?}", s.stdout);
+    assert!(
+        !s.stdout.iter().any(|l| l.contains("in memory")),
+        "{:?}",
+        s.stdout
+    );
     let (ok, out, err) = run(&["probe", &format!("https://{}/style.css", s.tls), "-k"]);
     assert!(ok, "{err}");
     assert!(out.contains("200"), "{out}");
@@ -247,7 +267,11 @@ fn sigterm_shuts_down_gracefully() {
     let dir = site();
     let mut s = serve_site(dir.path());
     let pid = s.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if let Some(status) = s.child.try_wait().unwrap() {

@@ -76,6 +76,10 @@ pub(crate) trait PushStream: Send + Sync {
     fn origin(&self) -> (&Scheme, &Authority);
     /// Sends the PUSH_PROMISE and starts the pushed response.
     fn push(&self, promise: Promise) -> Result<(), PushError>;
+    /// False once the connection knows pushes will be refused (the client disabled them).
+    fn is_enabled(&self) -> bool {
+        true
+    }
     /// The connection's push ledger, for [`Pusher::observe`].
     fn book(&self) -> Option<&Arc<PushBook>> {
         None
@@ -154,7 +158,7 @@ impl Pusher {
     /// assert!(!Pusher::unavailable(PushError::Disabled).is_available());
     /// ```
     pub fn is_available(&self) -> bool {
-        self.inner.is_ok()
+        self.inner.as_ref().is_ok_and(|s| s.is_enabled())
     }
 
     /// Pushes `path` (e.g. `/app.js`, or an absolute URL of the same origin) with GET.
@@ -275,8 +279,13 @@ fn same_origin_path(
     }
     let uri: Uri = target.parse().map_err(|_| invalid())?;
     match (uri.scheme(), uri.authority()) {
-        (Some(s), Some(a)) if s == scheme && a.as_str().eq_ignore_ascii_case(authority.as_str()) => {
-            Ok(uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/")))
+        (Some(s), Some(a))
+            if s == scheme && a.as_str().eq_ignore_ascii_case(authority.as_str()) =>
+        {
+            Ok(uri
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/")))
         }
         (Some(_), Some(_)) => Err(PushError::CrossOrigin(target.to_owned())),
         _ => Err(invalid()),
@@ -295,6 +304,9 @@ pub(crate) struct PushBook {
     disabled: AtomicBool,
     limit: AtomicUsize,
     outstanding: AtomicUsize,
+    /// Pushes whose response is fully queued but maybe not yet written: h2 still counts their
+    /// streams as open until its next flush, so their slots are freed only after it.
+    finished: AtomicUsize,
     pushed: Mutex<HashSet<PathAndQuery>>,
     cancelled: Mutex<HashSet<PathAndQuery>>,
 }
@@ -309,14 +321,15 @@ impl fmt::Debug for PushBook {
     }
 }
 
-/// One outstanding push; releases its slot in the [`PushBook`] when dropped.
+/// One outstanding push. Dropped when its response is fully queued; its slot in the
+/// [`PushBook`] is then freed at the connection's next flush ([`PushBook::release_flushed`]).
 pub(crate) struct PushSlot {
     book: Arc<PushBook>,
 }
 
 impl Drop for PushSlot {
     fn drop(&mut self) {
-        self.book.outstanding.fetch_sub(1, Ordering::AcqRel);
+        self.book.finished.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -327,6 +340,7 @@ impl PushBook {
             disabled: AtomicBool::new(false),
             limit: AtomicUsize::new(usize::MAX),
             outstanding: AtomicUsize::new(0),
+            finished: AtomicUsize::new(0),
             pushed: Mutex::new(HashSet::new()),
             cancelled: Mutex::new(HashSet::new()),
         }
@@ -378,6 +392,21 @@ impl PushBook {
         }
     }
 
+    /// How many pushes have finished queuing so far; take this before a flush and hand it to
+    /// [`PushBook::release_flushed`] after it, so only pushes the flush covered are freed.
+    pub(crate) fn finished_before_flush(&self) -> usize {
+        self.finished.load(Ordering::Acquire)
+    }
+
+    /// Frees the slots of `n` finished pushes (a value from
+    /// [`PushBook::finished_before_flush`]) once the flush that wrote them is done.
+    pub(crate) fn release_flushed(&self, n: usize) {
+        if n > 0 {
+            self.finished.fetch_sub(n, Ordering::AcqRel);
+            self.outstanding.fetch_sub(n, Ordering::AcqRel);
+        }
+    }
+
     /// Marks `path` as pushed on this connection; false if another push of it won the race.
     pub(crate) fn commit(&self, path: &PathAndQuery) -> bool {
         lock(&self.pushed).insert(path.clone())
@@ -405,7 +434,10 @@ mod tests {
     #[test]
     fn local_paths_pass() {
         let (s, a) = origin();
-        assert_eq!(same_origin_path("/a.css?v=1", &s, &a).unwrap(), "/a.css?v=1");
+        assert_eq!(
+            same_origin_path("/a.css?v=1", &s, &a).unwrap(),
+            "/a.css?v=1"
+        );
     }
 
     #[test]
@@ -434,7 +466,10 @@ mod tests {
         let (s, a) = origin();
         for bad in ["a.css", "", "/a b", "javascript:alert(1)"] {
             assert!(
-                matches!(same_origin_path(bad, &s, &a), Err(PushError::InvalidPath(_))),
+                matches!(
+                    same_origin_path(bad, &s, &a),
+                    Err(PushError::InvalidPath(_))
+                ),
                 "{bad}"
             );
         }
@@ -470,6 +505,11 @@ mod tests {
             Some(PushError::TooManyPushes { limit: 2 })
         );
         drop(a);
+        // Queued is not written: the slot stays taken until the flush after it.
+        let done = book.finished_before_flush();
+        assert_eq!(done, 1);
+        assert!(book.reserve(&PathAndQuery::from_static("/c")).is_err());
+        book.release_flushed(done);
         assert!(book.reserve(&PathAndQuery::from_static("/c")).is_ok());
     }
 

@@ -14,6 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
+use crate::conn::cork::Corked;
 use crate::conn::sniff::{sniff, Sniffed};
 use crate::conn::{h1, h2, ConnInfo, HttpService, Limits};
 
@@ -60,6 +61,7 @@ pub struct ServerBuilder {
     limits: Limits,
     tls_addrs: Vec<SocketAddr>,
     plain_addrs: Vec<SocketAddr>,
+    threads: usize,
 }
 
 impl ServerBuilder {
@@ -89,12 +91,23 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves on `n` threads, each with a single-threaded runtime of its own and its own
+    /// listening sockets on the same addresses (`SO_REUSEPORT`: the kernel spreads the
+    /// connections). A connection then lives on one thread from accept to close, with no
+    /// work stealing or cross-thread wake-ups. The default, 1, serves on the runtime that calls
+    /// [`Server::serve`], whatever its kind.
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = n.max(1);
+        self
+    }
+
     /// Binds every address (port 0 picks a free port; see [`Server::tls_addrs`]).
     pub fn build(self) -> Result<Server, ServerError> {
         let tls = match self.tls {
             Some(mut cfg) => {
                 if cfg.alpn_protocols.is_empty() {
-                    Arc::make_mut(&mut cfg).alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+                    Arc::make_mut(&mut cfg).alpn_protocols =
+                        vec![b"h2".to_vec(), b"http/1.1".to_vec()];
                 }
                 Some(TlsAcceptor::from(cfg))
             }
@@ -103,27 +116,42 @@ impl ServerBuilder {
         if self.tls_addrs.is_empty() && self.plain_addrs.is_empty() {
             return Err(ServerError::NoAddress);
         }
-        let mut listeners = Vec::new();
+        let threads = self.threads.max(1);
+        let reuse_port = threads > 1;
+        let mut first = Vec::new();
         for addr in self.tls_addrs {
             if tls.is_none() {
                 return Err(ServerError::NoTls(addr));
             }
-            listeners.push((bind(addr)?, true));
+            first.push((bind(addr, reuse_port)?, true));
         }
         for addr in self.plain_addrs {
-            listeners.push((bind(addr)?, false));
+            first.push((bind(addr, reuse_port)?, false));
+        }
+        let mut sets = vec![first];
+        for _ in 1..threads {
+            // The same addresses as the first set, ports resolved (port 0 picked one).
+            let mut set = Vec::new();
+            for (l, is_tls) in &sets[0] {
+                let addr = l.local_addr().map_err(|source| ServerError::Bind {
+                    addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+                    source,
+                })?;
+                set.push((bind(addr, true)?, *is_tls));
+            }
+            sets.push(set);
         }
         let (shutdown, _) = watch::channel(false);
         Ok(Server {
             tls,
             limits: Arc::new(self.limits),
-            listeners,
+            sets,
             shutdown,
         })
     }
 }
 
-fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, ServerError> {
+fn bind(addr: SocketAddr, reuse_port: bool) -> Result<std::net::TcpListener, ServerError> {
     let err = |source| ServerError::Bind { addr, source };
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(addr),
@@ -132,6 +160,12 @@ fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, ServerError> {
     )
     .map_err(err)?;
     socket.set_reuse_address(true).map_err(err)?;
+    #[cfg(unix)]
+    if reuse_port {
+        socket.set_reuse_port(true).map_err(err)?;
+    }
+    #[cfg(not(unix))]
+    let _ = reuse_port;
     socket.set_nonblocking(true).map_err(err)?;
     socket.bind(&addr.into()).map_err(err)?;
     socket.listen(1024).map_err(err)?;
@@ -142,7 +176,8 @@ fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, ServerError> {
 pub struct Server {
     tls: Option<TlsAcceptor>,
     limits: Arc<Limits>,
-    listeners: Vec<(std::net::TcpListener, bool)>,
+    /// One set of listeners per serving thread, each set on the same addresses.
+    sets: Vec<Vec<(std::net::TcpListener, bool)>>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -180,27 +215,39 @@ impl ShutdownSignal {
     }
 }
 
-/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled, so a signal that arrives in between is not
+/// lost. Call it from within a Tokio runtime.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut int = signal(SignalKind::interrupt()).ok();
+        let mut term = signal(SignalKind::terminate()).ok();
+        async move {
+            let int = async {
+                match &mut int {
+                    Some(s) => drop(s.recv().await),
+                    None => std::future::pending().await,
+                }
+            };
+            let term = async {
+                match &mut term {
+                    Some(s) => drop(s.recv().await),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = int => {}
+                () = term => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
     }
 }
 
@@ -221,7 +268,7 @@ impl Server {
     }
 
     fn addrs(&self, tls: bool) -> Vec<SocketAddr> {
-        self.listeners
+        self.sets[0]
             .iter()
             .filter(|(_, t)| *t == tls)
             .filter_map(|(l, _)| l.local_addr().ok())
@@ -239,59 +286,100 @@ impl Server {
         let Server {
             tls,
             limits,
-            listeners,
+            sets,
             shutdown,
         } = self;
-        let graceful = ShutdownSignal(shutdown.subscribe());
-        let (force_tx, force_rx) = watch::channel(false);
-        let force = ShutdownSignal(force_rx);
-        let (drain_tx, mut drained) = mpsc::channel::<()>(1);
         let slots = Arc::new(Semaphore::new(limits.max_connections));
-
-        let mut accept_tasks = Vec::new();
-        for (listener, is_tls) in listeners {
-            let listener = match TcpListener::from_std(listener) {
-                Ok(l) => l,
-                Err(e) => {
-                    tracing::error!("cannot use a listener: {e}");
-                    continue;
-                }
-            };
-            let acceptor = if is_tls { tls.clone() } else { None };
-            accept_tasks.push(tokio::spawn(accept_loop(
-                listener,
-                acceptor,
-                svc.clone(),
-                limits.clone(),
-                slots.clone(),
-                graceful.clone(),
-                force.clone(),
-                drain_tx.clone(),
-            )));
+        let mut sets = sets.into_iter();
+        let Some(first) = sets.next() else { return };
+        let mut threads = Vec::new();
+        for (i, set) in sets.enumerate() {
+            let (svc, tls, limits, slots) =
+                (svc.clone(), tls.clone(), limits.clone(), slots.clone());
+            let asked = ShutdownSignal(shutdown.subscribe());
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+            let spawned = std::thread::Builder::new()
+                .name(format!("h2push-{}", i + 1))
+                .spawn(move || {
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt.block_on(serve_set(set, tls, svc, limits, slots, asked)),
+                        Err(e) => tracing::error!("cannot start a serving thread's runtime: {e}"),
+                    }
+                    let _ = done_tx.send(());
+                });
+            match spawned {
+                Ok(_) => threads.push(done_rx),
+                Err(e) => tracing::error!("cannot start a serving thread: {e}"),
+            }
         }
-        drop(drain_tx);
-
-        let mut asked = graceful.clone();
-        asked.wait().await;
-        for t in &accept_tasks {
-            t.abort();
-        }
-        for t in accept_tasks {
-            let _ = t.await;
-        }
-        // Every connection task holds a drain sender; recv() ends when the last is gone.
-        if tokio::time::timeout(limits.shutdown_grace, drained.recv())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                "shutdown grace of {:?} over; closing the remaining connections",
-                limits.shutdown_grace
-            );
-            force_tx.send_replace(true);
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drained.recv()).await;
+        let asked = ShutdownSignal(shutdown.subscribe());
+        serve_set(first, tls, svc, limits, slots, asked).await;
+        for done in threads {
+            // An error means the thread ended without saying so: it is finished either way.
+            let _ = done.await;
         }
         drop(shutdown);
+    }
+}
+
+/// Serves one set of listeners on the current runtime until shutdown, then drains its
+/// connections within the grace period.
+async fn serve_set<S: HttpService>(
+    listeners: Vec<(std::net::TcpListener, bool)>,
+    tls: Option<TlsAcceptor>,
+    svc: S,
+    limits: Arc<Limits>,
+    slots: Arc<Semaphore>,
+    graceful: ShutdownSignal,
+) {
+    let (force_tx, force_rx) = watch::channel(false);
+    let force = ShutdownSignal(force_rx);
+    let (drain_tx, mut drained) = mpsc::channel::<()>(1);
+    let mut accept_tasks = Vec::new();
+    for (listener, is_tls) in listeners {
+        let listener = match TcpListener::from_std(listener) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("cannot use a listener: {e}");
+                continue;
+            }
+        };
+        let acceptor = if is_tls { tls.clone() } else { None };
+        accept_tasks.push(tokio::spawn(accept_loop(
+            listener,
+            acceptor,
+            svc.clone(),
+            limits.clone(),
+            slots.clone(),
+            graceful.clone(),
+            force.clone(),
+            drain_tx.clone(),
+        )));
+    }
+    drop(drain_tx);
+
+    let mut asked = graceful;
+    asked.wait().await;
+    for t in &accept_tasks {
+        t.abort();
+    }
+    for t in accept_tasks {
+        let _ = t.await;
+    }
+    // Every connection task holds a drain sender; recv() ends when the last is gone.
+    if tokio::time::timeout(limits.shutdown_grace, drained.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "shutdown grace of {:?} over; closing the remaining connections",
+            limits.shutdown_grace
+        );
+        force_tx.send_replace(true);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drained.recv()).await;
     }
 }
 
@@ -356,7 +444,8 @@ async fn serve_connection<S: HttpService>(
     };
     match tls {
         Some(acceptor) => {
-            let stream = match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(tcp)).await {
+            let handshake = acceptor.accept(Corked::new(tcp));
+            let stream = match tokio::time::timeout(limits.header_read_timeout, handshake).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, "TLS handshake failed: {e}");
@@ -367,14 +456,20 @@ async fn serve_connection<S: HttpService>(
                     return;
                 }
             };
-            if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
-                h2::serve(stream, svc, info, limits, shutdown).await
+            let (corked, session) = stream.get_ref();
+            if session.alpn_protocol() == Some(b"h2") {
+                let cork = corked.cork();
+                h2::serve(stream, cork, svc, info, limits, shutdown).await
             } else {
                 h1::serve(stream, svc, info, limits, shutdown).await
             }
         }
         None => match sniff(&tcp, limits.header_read_timeout).await {
-            Ok(Sniffed::H2c) => h2::serve(tcp, svc, info, limits, shutdown).await,
+            Ok(Sniffed::H2c) => {
+                let io = Corked::new(tcp);
+                let cork = io.cork();
+                h2::serve(io, cork, svc, info, limits, shutdown).await
+            }
             Ok(Sniffed::Http1) => h1::serve(tcp, svc, info, limits, shutdown).await,
             Err(e) => tracing::debug!(%peer, "no request: {e}"),
         },

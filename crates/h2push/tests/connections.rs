@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::get;
@@ -59,16 +58,8 @@ async fn http1_on_the_plaintext_port() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http1_over_tls_when_alpn_picks_it() {
     let srv = common::start(app()).await;
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .dangerous()
-    .with_custom_certificate_verifier(Arc::new(AnyCert))
-    .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let config = h2push::tls::insecure_client_config(&[b"http/1.1"]);
+    let connector = tokio_rustls::TlsConnector::from(config);
     let tcp = tokio::net::TcpStream::connect(srv.tls).await.unwrap();
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
     let mut tls = connector.connect(name, tcp).await.unwrap();
@@ -92,7 +83,10 @@ async fn graceful_shutdown_drains_an_in_flight_request() {
     let started = std::time::Instant::now();
     let tls = srv.tls;
     srv.stop().await;
-    let report = in_flight.await.unwrap().expect("the in-flight request finishes");
+    let report = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request finishes");
     assert_eq!(report.exchanges[0].response.status, StatusCode::OK);
     assert_eq!(&report.exchanges[0].response.body[..], b"slow done");
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -157,42 +151,4 @@ async fn connections_over_the_limit_are_closed() {
         .expect("closed in time");
     assert!(matches!(n, Ok(0) | Err(_)));
     drop(first);
-}
-
-/// Accepts any server certificate (the test server's is self-signed).
-#[derive(Debug)]
-struct AnyCert;
-
-impl rustls::client::danger::ServerCertVerifier for AnyCert {
-    fn verify_server_cert(
-        &self,
-        _: &rustls_pki_types::CertificateDer<'_>,
-        _: &[rustls_pki_types::CertificateDer<'_>],
-        _: &rustls_pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls_pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &rustls_pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &rustls_pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        rustls::crypto::ring::default_provider()
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }

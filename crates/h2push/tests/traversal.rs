@@ -32,8 +32,11 @@ fn site_with_symlinks() -> Site {
     #[cfg(unix)]
     {
         std::os::unix::fs::symlink(site.path(), site.root().join("link-out")).unwrap();
-        std::os::unix::fs::symlink(site.path().join("secret.txt"), site.root().join("link-file"))
-            .unwrap();
+        std::os::unix::fs::symlink(
+            site.path().join("secret.txt"),
+            site.root().join("link-file"),
+        )
+        .unwrap();
     }
     site
 }
@@ -67,7 +70,14 @@ async fn no_vector_reaches_outside_the_root_over_h2() {
         opts.url = url;
         let report = probe(&opts).await.unwrap();
         let res = &report.exchanges[0].response;
-        assert!(matches!(res.status.as_u16(), 400 | 404), "{v}: {}", res.status);
-        assert!(!String::from_utf8_lossy(&res.body).contains(SECRET), "{v} leaked");
+        assert!(
+            matches!(res.status.as_u16(), 400 | 404),
+            "{v}: {}",
+            res.status
+        );
+        assert!(
+            !String::from_utf8_lossy(&res.body).contains(SECRET),
+            "{v} leaked"
+        );
     }
 }

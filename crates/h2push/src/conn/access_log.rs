@@ -44,20 +44,22 @@ pub(crate) struct AccessRecord {
     pub hinted: Vec<String>,
     /// Set for a pushed response: the path it answers.
     pub pushed_response: bool,
+    /// Whether the line will be written; when not, nothing is allocated for it.
+    enabled: bool,
 }
 
 impl AccessRecord {
-    pub(crate) fn new(
-        peer: SocketAddr,
-        protocol: Protocol,
-        method: &Method,
-        target: &str,
-    ) -> Self {
+    pub(crate) fn new(peer: SocketAddr, protocol: Protocol, method: &Method, target: &str) -> Self {
+        let enabled = tracing::enabled!(target: "h2push::access", tracing::Level::INFO);
         AccessRecord {
             peer,
             protocol,
             method: method.clone(),
-            target: target.to_owned(),
+            target: if enabled {
+                target.to_owned()
+            } else {
+                String::new()
+            },
             status: None,
             bytes: 0,
             start: Instant::now(),
@@ -65,12 +67,13 @@ impl AccessRecord {
             early_hints: 0,
             hinted: Vec::new(),
             pushed_response: false,
+            enabled,
         }
     }
 
     /// Writes the line, unless access logging is off.
     pub(crate) fn finish(self, outcome: Outcome) {
-        if tracing::enabled!(target: "h2push::access", tracing::Level::INFO) {
+        if self.enabled {
             tracing::info!(target: "h2push::access", "{}", Line(&self, outcome));
         }
     }
@@ -130,6 +133,8 @@ mod tests {
             &Method::GET,
             "/",
         );
+        // No subscriber in unit tests, so the record skipped its target: give it one.
+        r.target = "/".into();
         r.status = Some(StatusCode::OK);
         r.bytes = 42;
         r.pushed = vec![

@@ -7,6 +7,7 @@
 //! [`crate::hints`]); listening, TLS and shutdown are [`crate::server`]'s.
 
 pub(crate) mod access_log;
+pub(crate) mod cork;
 pub(crate) mod h1;
 pub(crate) mod h2;
 pub(crate) mod sniff;
@@ -86,7 +87,6 @@ pub(crate) struct ConnInfo {
 /// assert_eq!(limits.max_concurrent_streams, 256);
 /// ```
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct Limits {
     /// HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS` the server advertises (nginx: 128).
     pub max_concurrent_streams: u32,

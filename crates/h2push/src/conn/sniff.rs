@@ -27,7 +27,9 @@ pub(crate) async fn sniff(stream: &TcpStream, timeout: Duration) -> io::Result<S
     loop {
         let n = tokio::time::timeout_at(deadline, stream.peek(&mut buf))
             .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no request before the timeout"))??;
+            .map_err(|_| {
+                io::Error::new(io::ErrorKind::TimedOut, "no request before the timeout")
+            })??;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
@@ -78,6 +80,9 @@ mod tests {
         // "PRI" alone could still become the preface; "PRX" cannot.
         assert_eq!(classify(b"PRI"), None);
         assert_eq!(classify(b"PRX"), Some(Sniffed::Http1));
-        assert_eq!(classify(b"POST /x HTTP/1.1\r\nHost: a\r\n\r\n"), Some(Sniffed::Http1));
+        assert_eq!(
+            classify(b"POST /x HTTP/1.1\r\nHost: a\r\n\r\n"),
+            Some(Sniffed::Http1)
+        );
     }
 }

@@ -1,10 +1,8 @@
 //! Connection setup for the probe: URL → address, TCP connect, TLS (ALPN `h2` only) or
 //! cleartext h2c, and the HTTP/2 client handshake with the probe's SETTINGS.
 //!
-//! Also home of [`AcceptAnyCert`], the `-k` verifier: it accepts any certificate chain but
-//! still checks handshake signatures with the ring provider's algorithms, so the peer must at
-//! least hold the key of the certificate it shows. Turning failures into messages that name
-//! the address and the fix happens here too. What is sent on the connection is left to
+//! With `-k` it trusts any certificate through [`crate::tls::AcceptAnyCert`]. Turning
+//! failures into messages that name the address and the fix happens here too. What is sent on the connection is left to
 //! `exchange.rs`.
 
 use std::io;
@@ -13,16 +11,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::CertificateError;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
 use super::{Clock, ProbeError, ProbeOptions};
-use crate::tls::ring_provider;
+use crate::tls::{ring_provider, AcceptAnyCert};
 
 /// Where the URL points.
 pub(crate) struct Target {
@@ -243,9 +239,7 @@ async fn tls_handshake(
     let mut config = if opts.insecure {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert {
-                algorithms: provider.signature_verification_algorithms,
-            }))
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert::new(&provider)))
             .with_no_client_auth()
     } else {
         builder
@@ -336,48 +330,6 @@ fn system_roots() -> rustls::RootCertStore {
         }
     }
     roots
-}
-
-/// The `-k` verifier: accepts whatever certificate the server presents, but still verifies
-/// the handshake signatures against it using the ring provider's algorithms.
-#[derive(Debug)]
-pub(crate) struct AcceptAnyCert {
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for AcceptAnyCert {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
 }
 
 /// Short, lower-case descriptions of the common socket errors.

@@ -1,18 +1,29 @@
 //! The HTTP/2 connection driver, on the `h2` crate.
 //!
 //! This module owns one HTTP/2 connection's life: the handshake with the server's limits, the
-//! accept loop (which is also what drives h2's frame I/O), a task per stream, the idle timeout
-//! and graceful shutdown (GOAWAY, then let open streams finish). Streams, pushes and 103s are
+//! accept loop (which is also what drives h2's frame I/O), answering each batch of ready
+//! requests with one write, a task only for streams that must wait, the idle timeout and
+//! graceful shutdown (GOAWAY, then let open streams finish). Streams, pushes and 103s are
 //! [`stream`]'s; writing bodies is [`send`]'s.
 
 mod send;
 mod stream;
 
-use std::sync::Arc;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
+use bytes::Bytes;
+use h2::server::SendPushedResponse;
+use h2::SendStream;
 use http::uri::Scheme;
+use http::Response;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
 
+use super::cork::Cork;
 use super::{ConnInfo, HttpService, Limits};
 use crate::push::PushBook;
 use crate::server::ShutdownSignal;
@@ -23,12 +34,141 @@ pub(crate) struct Conn<S> {
     info: ConnInfo,
     scheme: Scheme,
     push_book: Arc<PushBook>,
+    batch: Mutex<Batch>,
+}
+
+type PushFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A pushed response's head that the driver must send (see [`Conn::send_pushed_head`]).
+struct PendingHead {
+    pushed: SendPushedResponse<Bytes>,
+    head: Response<()>,
+    eos: bool,
+    reply: oneshot::Sender<Result<SendStream<Bytes>, h2::Error>>,
+}
+
+/// What the driver and the pushed responses coordinate through.
+#[derive(Default)]
+struct Batch {
+    /// The driver is answering a batch: pushes started now run in it.
+    open: bool,
+    pushes: Vec<PushFuture>,
+    /// Counts the driver's polls of h2. A PUSH_PROMISE queued during epoch `e` is still
+    /// unsent while the epoch is `e`.
+    epoch: u64,
+    heads: Vec<PendingHead>,
+    driver: Option<Waker>,
+}
+
+impl<S> Conn<S> {
+    fn batch(&self) -> std::sync::MutexGuard<'_, Batch> {
+        self.batch.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts a pushed response. While the driver is answering a batch, it is queued and run
+    /// by the driver right after the request that pushed it, so its frames join the batch's
+    /// single write; never inside `Pusher::push` itself, where an application may hold a
+    /// lock the pushed route also takes. Outside a batch it gets a task of its own.
+    fn start_push(&self, fut: impl Future<Output = ()> + Send + 'static) {
+        let mut batch = self.batch();
+        if batch.open {
+            batch.pushes.push(Box::pin(fut));
+        } else {
+            drop(batch);
+            tokio::spawn(fut);
+        }
+    }
+
+    fn open_batch(&self) {
+        self.batch().open = true;
+    }
+
+    /// Runs the queued pushes (and any they queue in turn); with `close`, ends the batch.
+    fn run_pushes(&self, close: bool) {
+        loop {
+            let pushes = {
+                let mut batch = self.batch();
+                if batch.pushes.is_empty() {
+                    batch.open &= !close;
+                    return;
+                }
+                std::mem::take(&mut batch.pushes)
+            };
+            for fut in pushes {
+                run_or_spawn(fut);
+            }
+        }
+    }
+
+    /// Queues a PUSH_PROMISE through `promise` and returns the epoch it was queued in.
+    fn promise<T>(&self, promise: impl FnOnce() -> T) -> (T, u64) {
+        // Holding the lock keeps the driver from polling h2 (and so sending the promise)
+        // between reading the epoch and queuing the promise.
+        let batch = self.batch();
+        (promise(), batch.epoch)
+    }
+
+    /// Sends a pushed response's head.
+    ///
+    /// Works around an h2 (≥ 0.4.15) bug: the head of a pushed stream whose PUSH_PROMISE is
+    /// already sent waits in h2's "pending open" queue until the connection is next polled,
+    /// and a client RST_STREAM read in that gap (clients may cancel any push) makes h2 end
+    /// the whole connection with PROTOCOL_ERROR. So: while the promise is still unsent (same
+    /// epoch), the head is sent at once and never waits there. Otherwise the driver sends it
+    /// between two polls, when h2's read buffers are empty, and holds back the next socket
+    /// read until h2 has flushed the head; a reset then finds an open stream.
+    async fn send_pushed_head(
+        &self,
+        mut pushed: SendPushedResponse<Bytes>,
+        head: Response<()>,
+        eos: bool,
+        promised_in: u64,
+    ) -> Result<SendStream<Bytes>, h2::Error> {
+        let rx = {
+            let mut batch = self.batch();
+            if batch.epoch == promised_in {
+                return pushed.send_response(head, eos);
+            }
+            let (reply, rx) = oneshot::channel();
+            batch.heads.push(PendingHead {
+                pushed,
+                head,
+                eos,
+                reply,
+            });
+            if let Some(w) = &batch.driver {
+                w.wake_by_ref();
+            }
+            rx
+        };
+        // The driver always answers; if it is gone, so is the connection.
+        rx.await
+            .unwrap_or_else(|_| Err(h2::Error::from(h2::Reason::CANCEL)))
+    }
+
+    /// Called by the driver before every poll of h2: sends the heads handed over, starts a
+    /// new epoch, and says whether the next socket read must wait.
+    fn before_poll(&self, waker: &Waker) -> bool {
+        let mut batch = self.batch();
+        batch.epoch += 1;
+        if !batch.driver.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            batch.driver = Some(waker.clone());
+        }
+        let heads = std::mem::take(&mut batch.heads);
+        let sent = !heads.is_empty();
+        for mut h in heads {
+            let _ = h.reply.send(h.pushed.send_response(h.head, h.eos));
+        }
+        sent
+    }
 }
 
 /// Serves HTTP/2 on `io` (after TLS with ALPN `h2`, or h2c prior knowledge) until the client
-/// leaves, the connection idles out, or the server shuts down.
+/// leaves, the connection idles out, or the server shuts down. `cork` holds back the writes of
+/// the stream under `io` (see [`super::cork`]).
 pub(crate) async fn serve<IO, S>(
     io: IO,
+    cork: Cork,
     svc: S,
     info: ConnInfo,
     limits: &Limits,
@@ -58,44 +198,129 @@ pub(crate) async fn serve<IO, S>(
     let conn = Arc::new(Conn {
         svc,
         info,
-        scheme: if info.tls { Scheme::HTTPS } else { Scheme::HTTP },
+        scheme: if info.tls {
+            Scheme::HTTPS
+        } else {
+            Scheme::HTTP
+        },
         push_book: Arc::new(PushBook::new()),
+        batch: Mutex::default(),
     });
+    // The client's SETTINGS come before its first request, so the limit read at each
+    // request is current.
+    let accept = |limit: usize, req, respond| {
+        conn.push_book.set_limit(limit);
+        run_or_spawn(stream::serve_stream(conn.clone(), req, respond));
+        conn.run_pushes(false);
+    };
 
-    let idle = tokio::time::sleep(limits.idle_timeout);
-    tokio::pin!(idle);
+    let idle_timeout = limits.idle_timeout;
+    let mut last_request = Instant::now();
+    let idle = tokio::time::sleep(idle_timeout);
+    let shutdown = shutdown.wait();
+    tokio::pin!(idle, shutdown);
     let mut closing = false;
-    loop {
-        tokio::select! {
-            accepted = h2.accept() => match accepted {
-                Some(Ok((req, respond))) => {
-                    // The client's SETTINGS come before its first request, so this is current.
-                    conn.push_book.set_limit(h2.max_concurrent_send_streams());
-                    tokio::spawn(stream::serve_stream(conn.clone(), req, respond));
-                    idle.as_mut().reset(tokio::time::Instant::now() + limits.idle_timeout);
-                }
-                Some(Err(e)) => {
-                    if !e.is_io() && !e.is_go_away() {
-                        tracing::debug!(peer = %info.peer, "HTTP/2 connection error: {e}");
-                    }
-                    break;
-                }
-                None => break,
-            },
-            () = &mut idle, if !closing => {
-                // Streams still running (an event stream, a slow upload) keep the connection;
-                // only a connection with nothing in flight is idle.
-                if h2.has_streams() {
-                    idle.as_mut().reset(tokio::time::Instant::now() + limits.idle_timeout);
-                } else {
-                    h2.graceful_shutdown();
-                    closing = true;
-                }
+    poll_fn(|cx| loop {
+        // Answer every request that is ready, holding the writes back, ...
+        cork.set(true);
+        conn.open_batch();
+        let polled = loop {
+            if conn.before_poll(cx.waker()) {
+                cork.hold_next_read();
             }
-            () = shutdown.wait(), if !closing => {
+            match h2.poll_accept(cx) {
+                Poll::Ready(Some(Ok((req, respond)))) => {
+                    accept(h2.max_concurrent_send_streams(), req, respond);
+                    last_request = Instant::now();
+                }
+                other => break other,
+            }
+        };
+        conn.run_pushes(true);
+        cork.set(false);
+        if let Poll::Ready(end) = polled {
+            log_end(end, &info);
+            return Poll::Ready(());
+        }
+        // ... then pull the cork: this poll flushes the whole batch in one write (and may
+        // find a request that arrived meanwhile, in which case go round again). Pushes that
+        // finished queuing before it have their streams written and closed by it, give or
+        // take a socket that would block; their slots are freed after it.
+        let pushes_done = conn.push_book.finished_before_flush();
+        if conn.before_poll(cx.waker()) {
+            cork.hold_next_read();
+        }
+        match h2.poll_accept(cx) {
+            Poll::Ready(Some(Ok((req, respond)))) => {
+                conn.open_batch();
+                accept(h2.max_concurrent_send_streams(), req, respond);
+                conn.run_pushes(true);
+                last_request = Instant::now();
+                continue;
+            }
+            Poll::Ready(end) => {
+                log_end(end, &info);
+                return Poll::Ready(());
+            }
+            Poll::Pending => conn.push_book.release_flushed(pushes_done),
+        }
+        if closing {
+            return Poll::Pending;
+        }
+        if shutdown.as_mut().poll(cx).is_ready() {
+            h2.graceful_shutdown();
+            closing = true;
+            continue;
+        }
+        if idle.as_mut().poll(cx).is_ready() {
+            // Streams still running (an event stream, a slow upload) keep the connection; only
+            // a connection with nothing in flight since the last request is idle.
+            let due = last_request + idle_timeout;
+            if h2.has_streams() || due > Instant::now() {
+                idle.as_mut()
+                    .reset(due.max(Instant::now() + idle_timeout / 2));
+            } else {
                 h2.graceful_shutdown();
                 closing = true;
             }
+            continue;
         }
+        return Poll::Pending;
+    })
+    .await
+}
+
+/// A waker that does nothing (std's `Waker::noop` needs Rust 1.85; this crate supports 1.80).
+fn noop_waker() -> &'static Waker {
+    struct Noop;
+    impl std::task::Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+    static NOOP: std::sync::OnceLock<Waker> = std::sync::OnceLock::new();
+    NOOP.get_or_init(|| Waker::from(Arc::new(Noop)))
+}
+
+fn log_end<T>(end: Option<Result<T, h2::Error>>, info: &ConnInfo) {
+    if let Some(Err(e)) = end {
+        if !e.is_io() && !e.is_go_away() {
+            tracing::debug!(peer = %info.peer, "HTTP/2 connection error: {e}");
+        }
+    }
+}
+
+/// Runs `fut` to its end right here if it never has to wait (a cached file, a page computed
+/// at once), which keeps its frames in the current batch and saves a task; otherwise hands it
+/// to a task of its own.
+///
+/// The first poll uses a no-op waker: a future that returns `Pending` is polled again at once
+/// by its new task, which registers the task's real waker.
+pub(super) fn run_or_spawn<F>(fut: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let mut fut = Box::pin(fut);
+    let mut cx = Context::from_waker(noop_waker());
+    if fut.as_mut().poll(&mut cx).is_pending() {
+        tokio::spawn(fut);
     }
 }

@@ -124,7 +124,11 @@ where
 /// Queues `data`. A chunk that ends the stream goes out whole (it is in memory already and h2
 /// sends it as the window allows); others wait for flow-control capacity, so a fast producer
 /// cannot pile up unbounded data behind a slow client.
-async fn write_data(send: &mut SendStream<Bytes>, mut data: Bytes, eos: bool) -> Result<(), SendEnd> {
+async fn write_data(
+    send: &mut SendStream<Bytes>,
+    mut data: Bytes,
+    eos: bool,
+) -> Result<(), SendEnd> {
     if eos {
         return match finish(send.send_data(data, true)) {
             SendEnd::Complete => Ok(()),

@@ -13,7 +13,9 @@ use std::task::Poll;
 use bytes::Bytes;
 use h2::server::{SendPushedResponse, SendResponse};
 use h2::{Reason, RecvStream};
-use http::header::{ACCEPT_ENCODING, ACCEPT_LANGUAGE, AUTHORIZATION, COOKIE, HOST, LINK, USER_AGENT};
+use http::header::{
+    ACCEPT_ENCODING, ACCEPT_LANGUAGE, AUTHORIZATION, COOKIE, HOST, LINK, USER_AGENT,
+};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body::Body as HttpBody;
@@ -30,8 +32,13 @@ use crate::EarlyHints;
 
 /// The request fields a pushed response is produced with, copied from its parent, so that
 /// the service answers the push as it would answer the browser (encoding, language, session).
-const INHERITED: [http::HeaderName; 5] =
-    [ACCEPT_ENCODING, ACCEPT_LANGUAGE, USER_AGENT, COOKIE, AUTHORIZATION];
+const INHERITED: [http::HeaderName; 5] = [
+    ACCEPT_ENCODING,
+    ACCEPT_LANGUAGE,
+    USER_AGENT,
+    COOKIE,
+    AUTHORIZATION,
+];
 
 /// A client-initiated stream, shared with its request's [`Pusher`] and [`EarlyHints`].
 struct Parent<S> {
@@ -135,13 +142,16 @@ pub(super) async fn serve_stream<S: HttpService>(
         let mut st = parent.lock();
         st.head_sent = true;
         st.ended = eos;
-        st.respond.send_response(Response::from_parts(head, ()), eos)
+        st.respond
+            .send_response(Response::from_parts(head, ()), eos)
     };
     let outcome = match send {
         Ok(_) if eos => Outcome::Complete,
         Ok(mut stream) => {
-            let end = send_body(&mut stream, body, &mut record.bytes, || parent.lock().ended = true)
-                .await;
+            let end = send_body(&mut stream, body, &mut record.bytes, || {
+                parent.lock().ended = true
+            })
+            .await;
             outcome_of(end)
         }
         Err(e) => {
@@ -184,6 +194,10 @@ impl<S: HttpService> PushStream for Parent<S> {
         (&self.scheme, &self.authority)
     }
 
+    fn is_enabled(&self) -> bool {
+        !self.conn.push_book.is_disabled()
+    }
+
     fn book(&self) -> Option<&Arc<PushBook>> {
         Some(&self.conn.push_book)
     }
@@ -211,7 +225,7 @@ impl<S: HttpService> PushStream for Parent<S> {
         *promised.uri_mut() = uri.clone();
         *promised.headers_mut() = promise_headers.clone();
 
-        let pushed = {
+        let (pushed, epoch) = {
             let mut st = self.lock();
             // RFC 9113 §8.4: PUSH_PROMISE only on an open (or half-closed remote) stream.
             // h2 would send it on a closed stream and the client would end the connection.
@@ -221,7 +235,8 @@ impl<S: HttpService> PushStream for Parent<S> {
             if !book.commit(&promise.path) {
                 return Err(PushError::AlreadyPushed(promise.path.to_string()));
             }
-            let pushed = st.respond.push_request(promised).map_err(|e| {
+            let (pushed, epoch) = self.conn.promise(|| st.respond.push_request(promised));
+            let pushed = pushed.map_err(|e| {
                 // h2 names no error kinds; this one is the client's ENABLE_PUSH = 0.
                 if e.to_string().contains("disabled server push") {
                     book.set_disabled();
@@ -232,7 +247,7 @@ impl<S: HttpService> PushStream for Parent<S> {
             })?;
             st.pushed.push(promise.path.clone());
             book.notify(PushEvent::Promised);
-            pushed
+            (pushed, epoch)
         };
 
         // The synthetic request the service answers: the parent's session fields plus the
@@ -252,10 +267,11 @@ impl<S: HttpService> PushStream for Parent<S> {
         ext.insert(EarlyHints::deferred());
         ext.insert(PeerAddr(info.peer));
         ext.insert(protocol);
-        tokio::spawn(serve_pushed(
+        self.conn.start_push(serve_pushed(
             self.conn.clone(),
             req,
             pushed,
+            epoch,
             slot,
             promise.path,
         ));
@@ -289,6 +305,7 @@ async fn serve_pushed<S: HttpService>(
     conn: Arc<Conn<S>>,
     req: Request<Body>,
     mut pushed: SendPushedResponse<Bytes>,
+    epoch: u64,
     slot: PushSlot,
     path: PathAndQuery,
 ) {
@@ -313,10 +330,21 @@ async fn serve_pushed<S: HttpService>(
     })
     .await;
     let end = match result {
-        Ok(Ok(res)) => send_pushed(&mut pushed, res.map(Either::<_, Body>::Left), is_head, &mut record).await,
+        Ok(Ok(res)) => {
+            send_pushed(
+                &conn,
+                pushed,
+                epoch,
+                res.map(Either::<_, Body>::Left),
+                is_head,
+                &mut record,
+            )
+            .await
+        }
         Ok(Err(e)) => {
             tracing::error!("service failed on pushed {path}: {e}");
-            send_pushed(&mut pushed, internal_error().map(Either::<S::ResBody, _>::Right), is_head, &mut record).await
+            let res = internal_error().map(Either::<S::ResBody, _>::Right);
+            send_pushed(&conn, pushed, epoch, res, is_head, &mut record).await
         }
         Err(Ok(reason)) => SendEnd::Reset(reason),
         Err(Err(_)) => SendEnd::Failed,
@@ -332,8 +360,10 @@ async fn serve_pushed<S: HttpService>(
     record.finish(outcome_of(end));
 }
 
-async fn send_pushed<B>(
-    pushed: &mut SendPushedResponse<Bytes>,
+async fn send_pushed<S, B>(
+    conn: &Conn<S>,
+    pushed: SendPushedResponse<Bytes>,
+    epoch: u64,
     res: Response<B>,
     is_head: bool,
     record: &mut AccessRecord,
@@ -346,7 +376,10 @@ where
     strip_connection_headers(&mut head.headers);
     record.status = Some(head.status);
     let eos = is_head || body.is_end_stream();
-    match pushed.send_response(Response::from_parts(head, ()), eos) {
+    match conn
+        .send_pushed_head(pushed, Response::from_parts(head, ()), eos, epoch)
+        .await
+    {
         Ok(_) if eos => SendEnd::Complete,
         Ok(mut stream) => send_body(&mut stream, body, &mut record.bytes, || {}).await,
         Err(_) => SendEnd::Failed,
