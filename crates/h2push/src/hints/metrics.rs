@@ -27,6 +27,9 @@ use prometheus_client::registry::Registry;
 
 type Labels = [(&'static str, &'static str); 1];
 
+/// The `protocol` label values, in the order of `HintMetrics::by_protocol`.
+const PROTOCOLS: [&str; 4] = ["h2", "h2c", "https/1.1", "http/1.1"];
+
 /// Why the policy did not push a hint it had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Skip {
@@ -85,6 +88,8 @@ impl Source {
 pub struct HintMetrics {
     registry: Registry,
     requests: Family<Labels, Counter>,
+    /// The `requests` series per protocol, resolved once: counting is then one atomic add.
+    by_protocol: [Counter; 4],
     promised: Counter,
     refused: Family<Labels, Counter>,
     cancelled: Counter,
@@ -108,6 +113,7 @@ impl Default for HintMetrics {
         let mut m = HintMetrics {
             registry: Registry::default(),
             requests: Family::default(),
+            by_protocol: Default::default(),
             promised: Counter::default(),
             refused: Family::default(),
             cancelled: Counter::default(),
@@ -153,6 +159,9 @@ impl Default for HintMetrics {
             m.early_hints.clone(),
         );
         r.register("h2push_hints", "Hints found, by source", m.hints.clone());
+        for (i, protocol) in PROTOCOLS.iter().enumerate() {
+            m.by_protocol[i] = m.requests.get_or_create(&[("protocol", protocol)]).clone();
+        }
         // Zero series for the labelled counters, so that a scrape shows every case.
         for setting in ["enable_push", "max_concurrent_streams"] {
             let _ = m.refused.get_or_create(&[("setting", setting)]);
@@ -183,8 +192,15 @@ impl HintMetrics {
     pub const CONTENT_TYPE: &'static str =
         "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-    pub(crate) fn request(&self, protocol: &'static str) {
-        self.requests.get_or_create(&[("protocol", protocol)]).inc();
+    pub(crate) fn request(&self, protocol: crate::Protocol) {
+        use crate::Protocol::*;
+        let i = match protocol {
+            H2 { tls: true } => 0,
+            H2 { tls: false } => 1,
+            Http1 { tls: true } => 2,
+            Http1 { tls: false } => 3,
+        };
+        self.by_protocol[i].inc();
     }
 
     pub(crate) fn refused(&self, max_concurrent_streams: bool, n: u64) {
@@ -232,8 +248,8 @@ mod tests {
     #[test]
     fn counts_show_with_their_labels() {
         let m = HintMetrics::default();
-        m.request("h2");
-        m.request("h2");
+        m.request(crate::Protocol::H2 { tls: true });
+        m.request(crate::Protocol::H2 { tls: true });
         m.skipped(Skip::Digest);
         m.refused(false, 3);
         m.event(PushEvent::Sent(1234));

@@ -27,7 +27,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{
-    CACHE_CONTROL, CONTENT_TYPE, HOST, IF_MODIFIED_SINCE, IF_NONE_MATCH, LINK, REFERER, SET_COOKIE,
+    CACHE_CONTROL, CONTENT_TYPE, COOKIE, HOST, IF_MODIFIED_SINCE, IF_NONE_MATCH, LINK, REFERER,
+    SET_COOKIE,
 };
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 
@@ -153,7 +154,7 @@ where
             p.observe(metrics.clone());
         }
         if let Some(p) = req.extensions().get::<Protocol>() {
-            metrics.request(protocol_label(*p));
+            metrics.request(*p);
         }
         let path = req.uri().path();
         if req.method() == Method::GET && shared.policy.metrics_path.as_deref() == Some(path) {
@@ -178,15 +179,6 @@ fn is_pushed_response<B>(req: &Request<B>) -> bool {
         .extensions()
         .get::<Pusher>()
         .is_some_and(|p| !p.is_available())
-}
-
-fn protocol_label(p: Protocol) -> &'static str {
-    match p {
-        Protocol::H2 { tls: true } => "h2",
-        Protocol::H2 { tls: false } => "h2c",
-        Protocol::Http1 { tls: true } => "https/1.1",
-        Protocol::Http1 { tls: false } => "http/1.1",
-    }
 }
 
 fn metrics_response<B>(metrics: &HintMetrics) -> Response<HintBody<B>> {
@@ -279,14 +271,21 @@ impl Shared {
         let policy = &self.policy;
         let facts = RequestFacts::of(&req);
         let now = Instant::now();
+        // A request for a style, script, font or image is no page: no lookup, scan or
+        // learned hints for it (the common case, kept cheap).
+        let maybe_page = facts.navigation
+            || matches!(
+                facts.destination.as_deref(),
+                None | Some("document" | "iframe")
+            );
         let page = match &policy.files {
-            Some(files) => files.lookup(&facts.path).await,
-            None => None,
+            Some(files) if maybe_page => files.lookup(&facts.path).await,
+            _ => None,
         };
         let learnable = match self.learner.mode() {
             LearnMode::Off => false,
             LearnMode::Static => page.as_ref().is_some_and(is_html),
-            LearnMode::All => true,
+            LearnMode::All => maybe_page,
         };
 
         // 1. The hints known up front, in push order.
@@ -323,11 +322,7 @@ impl Shared {
         }
 
         // 3. Pushes, before the application runs.
-        let client_digest = match (&self.digest, &facts.pusher) {
-            (Some(d), Some(_)) => Some(d.read(req.headers())),
-            _ => None,
-        };
-        let mut pushes = Pushes::new(self, &facts, client_digest);
+        let mut pushes = Pushes::new(self, &facts, req.headers());
         if policy.push_rules {
             pushes.push_all(&hints).await;
         }
@@ -451,6 +446,8 @@ struct Pushes<'a> {
     conditional: bool,
     secure: bool,
     spent: Spent,
+    /// The request's `Cookie` fields, read into `client_digest` at the first candidate.
+    cookies: Option<HeaderMap>,
     client_digest: Option<CacheDigest>,
     /// The client's digest plus what it has now; `changed` once something was added.
     next_digest: Option<CacheDigest>,
@@ -460,21 +457,37 @@ struct Pushes<'a> {
 }
 
 impl<'a> Pushes<'a> {
-    fn new(
-        shared: &'a Shared,
-        facts: &'a RequestFacts,
-        client_digest: Option<CacheDigest>,
-    ) -> Self {
+    fn new(shared: &'a Shared, facts: &'a RequestFacts, headers: &HeaderMap) -> Self {
+        let cookies = match (&shared.digest, &facts.pusher) {
+            (Some(_), Some(_)) => Some(
+                headers
+                    .get_all(COOKIE)
+                    .iter()
+                    .map(|v| (COOKIE, v.clone()))
+                    .collect(),
+            ),
+            _ => None,
+        };
         Pushes {
             shared,
             pusher: facts.pusher.as_ref(),
             conditional: facts.conditional,
             secure: facts.secure,
             spent: Spent::new(shared.policy.budget),
-            next_digest: client_digest.clone(),
-            client_digest,
+            cookies,
+            client_digest: None,
+            next_digest: None,
             changed: false,
             stopped: false,
+        }
+    }
+
+    /// Reads the client's digest (once), when there is something to push.
+    fn read_digest(&mut self) {
+        if let (Some(cookies), Some(d)) = (self.cookies.take(), &self.shared.digest) {
+            let digest = d.read(&cookies);
+            self.next_digest = Some(digest.clone());
+            self.client_digest = Some(digest);
         }
     }
 
@@ -490,6 +503,10 @@ impl<'a> Pushes<'a> {
         if self.pusher.is_none() || self.stopped {
             return;
         }
+        if hints.iter().all(|h| h.nopush) {
+            return;
+        }
+        self.read_digest();
         let mut candidates = Vec::new();
         for hint in hints.iter().filter(|h| !h.nopush) {
             let meta = match &self.shared.policy.files {
