@@ -295,6 +295,13 @@ resources = ["/style.css", { path = "/f.woff2", nopush = true }]
     }
 
     #[test]
+    fn the_example_file_parses() {
+        let c = Config::parse(include_str!("../../../examples/h2push.toml")).unwrap();
+        assert_eq!(c.push_rules().len(), 1);
+        assert_eq!(c.hints.learn, None);
+    }
+
+    #[test]
     fn bad_learn_mode_names_its_line() {
         let e = Config::parse("[hints]\nlearn = \"sometimes\"\n").unwrap_err();
         assert!(e.starts_with("line 2"), "{e}");
