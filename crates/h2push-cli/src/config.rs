@@ -38,6 +38,8 @@ pub struct Config {
     /// `[[push]]` rules, nginx `http2_push` style.
     #[serde(default)]
     pub push: Vec<PushSection>,
+    /// `[sse]`: the event hub (see `sse_args`).
+    pub sse: Option<crate::sse_args::SseSection>,
 }
 
 #[derive(Debug, Default, Deserialize)]

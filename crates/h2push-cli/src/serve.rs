@@ -82,6 +82,8 @@ pub struct ServeArgs {
     /// Write no access log (one line per request, to stderr).
     #[arg(long)]
     no_access_log: bool,
+    #[command(flatten)]
+    sse: crate::sse_args::SseArgs,
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
@@ -188,6 +190,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
             tracing::info!("shutting down: finishing in-flight requests");
             handle.shutdown();
         });
+        let service = crate::sse_args::mount_hub(&args.sse, config.sse.as_ref(), service)?;
         server.serve(service).await;
         Ok::<_, CliError>(())
     })?;

@@ -256,6 +256,29 @@ async fn a_disabled_client_gets_a_typed_push_error() {
     assert_eq!(log.take(), [Err(PushError::Disabled)]);
 }
 
+/// The client's SETTINGS say whether it accepts push before any push is tried, so an app can
+/// skip preparing pushes (browsers all send ENABLE_PUSH = 0).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pusher_knows_from_the_first_request_whether_the_client_accepts_push() {
+    let app = Router::new().route(
+        "/",
+        get(|Extension(p): Extension<Pusher>| async move { p.is_available().to_string() }),
+    );
+    let srv = common::start(app).await;
+    for (enable_push, want) in [(true, "true"), (false, "false")] {
+        for mut opts in [srv.opts("/"), srv.opts_h2c("/")] {
+            opts.enable_push = enable_push;
+            let report = probe(&opts).await.unwrap();
+            assert_eq!(
+                &report.exchanges[0].response.body[..],
+                want.as_bytes(),
+                "{}",
+                opts.url
+            );
+        }
+    }
+}
+
 /// Push results recorded by the guard app, in order.
 #[derive(Clone, Default)]
 struct Log(Arc<Mutex<Vec<Result<(), PushError>>>>);

@@ -31,7 +31,7 @@ const PUSH_CHECK: &str = "/static/push-check.txt";
 
 /// How long the index page "renders" after its hints went out: the idle time on the wire
 /// that push and 103 exist to fill.
-const THINK_TIME: Duration = Duration::from_millis(100);
+const THINK_TIME: Duration = Duration::from_millis(250);
 
 /// What every handler shares.
 #[derive(Clone)]

@@ -82,10 +82,13 @@ pub(super) async fn serve_stream<S: HttpService>(
         .cloned()
         .or_else(|| parts.headers.get(HOST)?.to_str().ok()?.parse().ok())
         .unwrap_or_else(|| local_authority(info.local));
+    // Pushes need the parent's session fields; a client that refused push gets none, so
+    // nothing is copied for it (browsers and load generators all refuse).
+    let can_push = !conn.push_book.is_disabled();
     let mut inherited = HeaderMap::new();
-    for name in INHERITED {
-        for v in parts.headers.get_all(&name) {
-            inherited.append(name.clone(), v.clone());
+    for name in INHERITED.iter().filter(|_| can_push) {
+        for v in parts.headers.get_all(name) {
+            inherited.append(name, v.clone());
         }
     }
     let parent = Arc::new(Parent {
@@ -103,7 +106,11 @@ pub(super) async fn serve_stream<S: HttpService>(
     });
 
     let ext = &mut parts.extensions;
-    ext.insert(Pusher::new(parent.clone()));
+    ext.insert(if can_push {
+        Pusher::new(parent.clone())
+    } else {
+        Pusher::unavailable(PushError::Disabled)
+    });
     ext.insert(EarlyHints::new(parent.clone()));
     ext.insert(PeerAddr(info.peer));
     ext.insert(protocol);
