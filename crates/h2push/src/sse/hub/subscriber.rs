@@ -277,11 +277,6 @@ impl Sub {
     pub fn set_keys(&self, keys: Box<[usize]>) {
         self.lock().keys = Some(keys);
     }
-
-    #[cfg(test)]
-    pub fn queued(&self) -> usize {
-        self.lock().queue.len()
-    }
 }
 
 fn add_gap(st: &mut SubState, reason: GapReason, topics: &[Arc<str>], id: Option<EventId>) {
