@@ -143,6 +143,11 @@ impl Pusher {
         Pusher { inner: Err(why) }
     }
 
+    /// Whether this pusher belongs to a pushed response (which cannot push in turn).
+    pub(crate) fn is_for_pushed_response(&self) -> bool {
+        matches!(self.inner, Err(PushError::Nested))
+    }
+
     /// Reports this connection's push events to `observer` (the first observer of a
     /// connection stays; later calls do nothing).
     pub(crate) fn observe(&self, observer: Arc<dyn PushObserver>) {

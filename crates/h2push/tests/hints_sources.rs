@@ -105,6 +105,24 @@ async fn a_103_goes_to_navigations_only() {
         .is_empty());
 }
 
+/// Browsers refuse push; once the connection knows it, every later navigation on it must
+/// still get its 103 (and its `Link` header).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_refuses_push_gets_a_103_on_every_navigation() {
+    let site = HintSite::new();
+    let srv = serve_files(&site, HintPolicy::default()).await;
+    let mut opts = srv.opts("/");
+    opts.enable_push = false;
+    opts.headers = vec![navigate()];
+    opts.extra_paths = vec!["/other.html".into(), "/".into()];
+    let report = probe(&opts).await.unwrap();
+    for ex in &report.exchanges {
+        assert!(ex.pushes.is_empty(), "{}", ex.path);
+        let hinted = early_hint_targets(ex).unwrap_or_else(|| panic!("no 103 for {}", ex.path));
+        assert_eq!(hinted, preload_targets(&ex.response.headers), "{}", ex.path);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preload_header_holds_the_announced_hints_and_no_push_only_ones() {
     let site = HintSite::new();

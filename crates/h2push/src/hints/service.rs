@@ -169,16 +169,12 @@ where
     }
 }
 
-/// Whether `req` is the synthetic request the HTTP/2 driver answers a push with: over
-/// HTTP/2, its `Pusher` refuses (a pushed response cannot push).
+/// Whether `req` is the synthetic request the HTTP/2 driver answers a push with (its
+/// `Pusher` says a pushed response cannot push).
 fn is_pushed_response<B>(req: &Request<B>) -> bool {
-    matches!(
-        req.extensions().get::<Protocol>(),
-        Some(Protocol::H2 { .. })
-    ) && req
-        .extensions()
+    req.extensions()
         .get::<Pusher>()
-        .is_some_and(|p| !p.is_available())
+        .is_some_and(Pusher::is_for_pushed_response)
 }
 
 fn metrics_response<B>(metrics: &HintMetrics) -> Response<HintBody<B>> {
@@ -200,6 +196,8 @@ struct RequestFacts {
     secure: bool,
     client: Option<IpAddr>,
     pusher: Option<Pusher>,
+    /// HTTP/2, but the client's SETTINGS_ENABLE_PUSH = 0 is known: pushes are refused.
+    push_disabled: bool,
     early_hints: Option<EarlyHints>,
     /// The `Referer`'s path, when it names this origin.
     referer_page: Option<String>,
@@ -227,6 +225,8 @@ impl RequestFacts {
             secure,
             client: ext.get::<PeerAddr>().map(|p| p.0.ip()),
             pusher: ext.get::<Pusher>().cloned().filter(Pusher::is_available),
+            push_disabled: matches!(ext.get::<Protocol>(), Some(Protocol::H2 { .. }))
+                && ext.get::<Pusher>().is_some_and(|p| !p.is_available()),
             early_hints: ext.get::<EarlyHints>().cloned(),
             referer_page: referer_page(req),
             destination,
@@ -454,6 +454,8 @@ struct Pushes<'a> {
     changed: bool,
     /// The client refused push for the connection, or the parent ended.
     stopped: bool,
+    /// The client is known to refuse push: candidates count as refused.
+    push_disabled: bool,
 }
 
 impl<'a> Pushes<'a> {
@@ -479,6 +481,7 @@ impl<'a> Pushes<'a> {
             next_digest: None,
             changed: false,
             stopped: false,
+            push_disabled: facts.push_disabled,
         }
     }
 
@@ -500,6 +503,10 @@ impl<'a> Pushes<'a> {
     /// queued inside h2, and a client reset of a queued push costs the connection (h2 ≥
     /// 0.4.15, see DESIGN.md).
     async fn push_all(&mut self, hints: &[Hint]) {
+        if self.push_disabled && !self.conditional {
+            let n = hints.iter().filter(|h| !h.nopush).count();
+            self.shared.metrics.refused(false, n as u64);
+        }
         if self.pusher.is_none() || self.stopped {
             return;
         }
