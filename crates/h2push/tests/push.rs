@@ -41,8 +41,10 @@ async fn pushes_configured_resources_with_bodies_equal_to_the_files() {
     srv.stop().await;
 }
 
+/// Stylesheets go before scripts whatever the configured order (Apache's H2PushPriority);
+/// `tests/hints_order.rs` has the full rule.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn push_order_is_the_configured_order() {
+async fn push_order_puts_stylesheets_before_scripts() {
     let site = Site::new();
     let srv = common::start(site_with_rule(&site, &["/app.js", "/style.css"])).await;
     let report = probe(&srv.opts("/")).await.unwrap();
@@ -51,7 +53,7 @@ async fn push_order_is_the_configured_order() {
         .iter()
         .map(|p| p.promised_path.as_str())
         .collect();
-    assert_eq!(promised, ["/app.js", "/style.css"]);
+    assert_eq!(promised, ["/style.css", "/app.js"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

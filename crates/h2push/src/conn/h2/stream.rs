@@ -24,10 +24,10 @@ use http_body_util::Either;
 use super::send::{send_body, strip_connection_headers, SendEnd};
 use super::Conn;
 use crate::body::Body;
-use crate::conn::access_log::{AccessRecord, Outcome};
+use crate::conn::access_log::{AccessRecord, Hinted, Outcome};
 use crate::conn::{internal_error, HttpService, PeerAddr, Protocol};
 use crate::hints::early_hints::{EarlyHintsError, HintStream};
-use crate::push::{Promise, PushError, PushSlot, PushStream, Pusher};
+use crate::push::{Promise, PushBook, PushError, PushEvent, PushSlot, PushStream, Pusher};
 use crate::EarlyHints;
 
 /// The request fields a pushed response is produced with, copied from its parent, so that
@@ -141,6 +141,9 @@ pub(super) async fn serve_stream<S: HttpService>(
     let (mut head, body) = response.into_parts();
     strip_connection_headers(&mut head.headers);
     record.status = Some(head.status);
+    if let Some(Hinted(paths)) = head.extensions.remove() {
+        record.hinted = paths;
+    }
     let eos = body.is_end_stream() || record.method == Method::HEAD;
     let send = {
         let mut st = parent.lock();
@@ -202,6 +205,10 @@ impl<S: HttpService> PushStream for Parent<S> {
         !self.conn.push_book.is_disabled()
     }
 
+    fn book(&self) -> Option<&Arc<PushBook>> {
+        Some(&self.conn.push_book)
+    }
+
     fn push(&self, promise: Promise) -> Result<(), PushError> {
         let book = &self.conn.push_book;
         let slot = book.reserve(&promise.path)?;
@@ -246,6 +253,7 @@ impl<S: HttpService> PushStream for Parent<S> {
                 }
             })?;
             st.pushed.push(promise.path.clone());
+            book.notify(PushEvent::Promised);
             (pushed, epoch)
         };
 
@@ -352,8 +360,10 @@ async fn serve_pushed<S: HttpService>(
         if reason == Reason::CANCEL || reason == Reason::REFUSED_STREAM {
             // The client has it or does not want it: never push it again on this connection.
             conn.push_book.cancelled(&path);
+            conn.push_book.notify(PushEvent::Cancelled);
         }
     }
+    conn.push_book.notify(PushEvent::Sent(record.bytes));
     record.finish(outcome_of(end));
 }
 
