@@ -5,7 +5,8 @@
 #   bench/throughput.sh [-r ROUNDS] [-n REQUESTS] [-a 'H2LOAD ARGS'] [--peers 'nginx h2o']
 #
 # Every server serves examples/site over TLS on loopback with the same certificate; h2load
-# fetches /style.css. Ratios are against h2push (the first column). The peers come from
+# fetches /style.css. Ratios are against h2push with one thread per core (the first row);
+# h2push-1t is the same server on one thread, as the peers run. The peers come from
 # ../shared/bench/peers.sh and the comparison from ../shared/bench/h2load-compare.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,13 +36,20 @@ trap cleanup EXIT
 site=$top/examples/site
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-port=$(free_port)
-"$bin" serve "$site" --addr "127.0.0.1:$port" --cert "$run/cert.pem" --key "$run/key.pem" \
-  --config "$top/examples/h2push.toml" --no-access-log >"$run/h2push.log" 2>&1 &
-h2push_pid=$!
-pids+=("$h2push_pid")
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-targets=("h2push=https://127.0.0.1:$port/style.css")
+# h2push twice: one serving thread per core (its default), and one thread, like the peers'
+# single worker.
+start_h2push() { # LABEL THREADS
+  local port; port=$(free_port)
+  "$bin" serve "$site" --addr "127.0.0.1:$port" --cert "$run/cert.pem" --key "$run/key.pem" \
+    --config "$top/examples/h2push.toml" --no-access-log --threads "$2" >"$run/$1.log" 2>&1 &
+  pids+=("$!")
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  targets+=("$1=https://127.0.0.1:$port/style.css")
+}
+targets=()
+start_h2push h2push "$(nproc)"
+h2push_pid=${pids[0]}
+start_h2push h2push-1t 1
 for peer in $peers; do
   p=$(free_port)
   pids+=("$("$shared/bench/peers.sh" start "$peer" "$p" "$site" "$run/cert.pem" "$run/key.pem")")

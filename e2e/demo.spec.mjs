@@ -96,25 +96,56 @@ function assertConsecutive(list, what) {
 
 describe('h2push demo in Chromium', () => {
   test('the index page comes over h2 and its CSS and JS by 103 Early Hints', async () => {
-    const page = await context.newPage();
-    const res = await page.goto(`${BASE}/`);
-    assert.equal(res.status(), 200);
-    await page.waitForSelector('body[data-arrivals]');
-    const timing = await page.evaluate(() => {
-      const nav = performance.getEntriesByType('navigation')[0];
-      const resources = performance.getEntriesByType('resource').map((e) => ({
-        path: new URL(e.name).pathname,
-        initiatorType: e.initiatorType,
-        nextHopProtocol: e.nextHopProtocol,
-      }));
-      return { protocol: nav.nextHopProtocol, interim: nav.firstInterimResponseStart, resources };
-    });
+    // A freshly started Chromium on a busy 2-core machine sometimes issues the early-hint
+    // fetches only after the HTML has arrived; the parser then fetches the CSS itself
+    // ("link"). That is the browser's race, not the server's: the 103 went out 250 ms before
+    // the HTML (checked below from Navigation Timing). So one retry, on a fresh page with an
+    // empty cache; the second load must show early hints, and the first one's timings are
+    // kept in the message if it does not.
+    let page;
+    let timing;
+    let first;
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      page = await context.newPage();
+      if (attempt > 1) {
+        const cdp = await context.newCDPSession(page);
+        await cdp.send('Network.clearBrowserCache');
+        await cdp.detach();
+      }
+      const res = await page.goto(`${BASE}/`);
+      assert.equal(res.status(), 200);
+      await page.waitForSelector('body[data-arrivals]');
+      timing = await page.evaluate(() => {
+        const nav = performance.getEntriesByType('navigation')[0];
+        const resources = performance.getEntriesByType('resource').map((e) => ({
+          path: new URL(e.name).pathname,
+          initiatorType: e.initiatorType,
+          nextHopProtocol: e.nextHopProtocol,
+          startTime: Math.round(e.startTime),
+        }));
+        return {
+          protocol: nav.nextHopProtocol,
+          interim: nav.firstInterimResponseStart,
+          // responseStart counts the 103 as the first response; this is the 200's.
+          finalStart: Math.round(nav.finalResponseHeadersStart || nav.responseStart),
+          resources,
+        };
+      });
+      const hinted = timing.resources.filter((r) => r.initiatorType === 'early-hints').length;
+      if (hinted >= 2 || attempt === 2) break;
+      first = timing;
+      console.log(`early hints not used on the first load, retrying: ${JSON.stringify(first)}`);
+      await page.close();
+    }
+    const seen = JSON.stringify({ timing, first });
     assert.equal(timing.protocol, 'h2');
     assert.ok(timing.interim > 0, 'no 103 seen by Navigation Timing');
+    // The 103 came well before the page itself: the server's side of the bargain.
+    assert.ok(timing.finalStart - timing.interim > 150, `103 too close to the page: ${seen}`);
     for (const path of ['/static/style.css', '/static/app.js']) {
       const entries = timing.resources.filter((r) => r.path === path);
-      assert.equal(entries.length, 1, `${path} fetched ${entries.length} times: ${JSON.stringify(timing.resources)}`);
-      assert.equal(entries[0].initiatorType, 'early-hints', `${path}: ${JSON.stringify(entries[0])}`);
+      assert.equal(entries.length, 1, `${path} fetched ${entries.length} times: ${seen}`);
+      assert.equal(entries[0].initiatorType, 'early-hints', `${path}: ${seen}`);
       assert.equal(entries[0].nextHopProtocol, 'h2');
     }
     // The page itself says so, from the same API.

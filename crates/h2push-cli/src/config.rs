@@ -41,6 +41,8 @@ pub struct Config {
     /// `[[proxy]]` sections: path prefix -> upstream (see `proxy.rs`).
     #[serde(default)]
     pub proxy: Vec<crate::proxy::ProxySection>,
+    /// `[sse]`: the event hub (see `sse_args`).
+    pub sse: Option<crate::sse_args::SseSection>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -59,6 +61,39 @@ pub struct HintsSection {
     pub push_preload: Option<bool>,
     /// Send the `[[push]]` resources as 103 Early Hints to navigations (default true).
     pub early_hints: Option<bool>,
+    /// Add the hints as `Link: rel=preload` to final responses (default true).
+    pub preload_header: Option<bool>,
+    /// Keep the cross-visit cache digest cookie (default true).
+    pub digest: Option<bool>,
+    /// Learn hints from `Referer`: "off", "static" (default) or "all".
+    pub learn: Option<LearnSetting>,
+    /// Hint the render-blocking resources of static HTML pages (default true).
+    pub html_scan: Option<bool>,
+    /// Pushes per page at most (default 12).
+    pub budget_resources: Option<usize>,
+    /// Pushed bytes per page at most (default 524288).
+    pub budget_bytes: Option<u64>,
+    /// Serve Prometheus metrics at this path, e.g. "/metrics" (default: none).
+    pub metrics_path: Option<LocalPath>,
+}
+
+/// `[hints] learn`: for which pages hints are learned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LearnSetting {
+    Off,
+    Static,
+    All,
+}
+
+impl From<LearnSetting> for h2push::hints::LearnMode {
+    fn from(s: LearnSetting) -> Self {
+        match s {
+            LearnSetting::Off => Self::Off,
+            LearnSetting::Static => Self::Static,
+            LearnSetting::All => Self::All,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -219,6 +254,9 @@ h2c = ["127.0.0.1:8080"]
 cache_control = "max-age=60"
 [hints]
 early_hints = false
+learn = "all"
+budget_bytes = 100000
+metrics_path = "/metrics"
 [limits]
 max_concurrent_streams = 64
 [[push]]
@@ -233,6 +271,12 @@ resources = ["/style.css", { path = "/f.woff2", nopush = true }]
         assert!(rules[0].resources[1].nopush);
         assert_eq!(rules[0].resources[1].as_.as_deref(), Some("font"));
         assert_eq!(c.hints.early_hints, Some(false));
+        assert_eq!(c.hints.learn, Some(LearnSetting::All));
+        assert_eq!(c.hints.budget_bytes, Some(100000));
+        assert_eq!(
+            c.hints.metrics_path.as_ref().map(|p| p.0.as_str()),
+            Some("/metrics")
+        );
         assert_eq!(c.limits.max_concurrent_streams, Some(64));
     }
 
@@ -253,6 +297,19 @@ resources = ["/style.css", { path = "/f.woff2", nopush = true }]
     fn bad_address_names_its_line() {
         let e = Config::parse("\n\nlisten = [\"localhost\"]\n").unwrap_err();
         assert!(e.starts_with("line 3"), "{e}");
+    }
+
+    #[test]
+    fn the_example_file_parses() {
+        let c = Config::parse(include_str!("../../../examples/h2push.toml")).unwrap();
+        assert_eq!(c.push_rules().len(), 1);
+        assert_eq!(c.hints.learn, None);
+    }
+
+    #[test]
+    fn bad_learn_mode_names_its_line() {
+        let e = Config::parse("[hints]\nlearn = \"sometimes\"\n").unwrap_err();
+        assert!(e.starts_with("line 2"), "{e}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod demo;
 mod probe;
 mod proxy;
 mod serve;
+mod sse_args;
 
 use std::process::ExitCode;
 
@@ -30,7 +31,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve a directory of static files over HTTPS (HTTP/2 with push and 103, HTTP/1.1).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Serve the demo site: push, 103 Early Hints, EventSource and a streaming chatbot.
     Demo(demo::DemoArgs),
     /// Fetch a URL over HTTP/2 and show what the server pushes and early-hints.
@@ -44,7 +45,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Demo(args) => demo::run(args),
         Command::Probe(args) => probe::run(args),
         Command::Cert(args) => cert::run(args),

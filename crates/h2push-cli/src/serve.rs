@@ -16,7 +16,7 @@ use h2push::tls::TlsIdentity;
 use h2push::{Limits, Server};
 use tower::Layer;
 
-use crate::config::Config;
+use crate::config::{Config, LearnSetting};
 use crate::CliError;
 
 #[derive(Args)]
@@ -54,6 +54,18 @@ pub struct ServeArgs {
     /// Send no 103 Early Hints.
     #[arg(long)]
     no_early_hints: bool,
+    /// Set no cache digest cookie (push as to a first visit every time).
+    #[arg(long)]
+    no_digest: bool,
+    /// Do not scan static HTML pages for render-blocking resources.
+    #[arg(long)]
+    no_html_scan: bool,
+    /// Learn hints from Referer for: off, static pages [default], or all pages.
+    #[arg(long, value_name = "MODE")]
+    learn: Option<LearnSetting>,
+    /// Serve Prometheus metrics of pushes and hints at this path, e.g. /metrics.
+    #[arg(long, value_name = "PATH")]
+    metrics_path: Option<String>,
     /// SETTINGS_MAX_CONCURRENT_STREAMS to advertise [default: 128].
     #[arg(long, value_name = "N")]
     max_concurrent_streams: Option<u32>,
@@ -70,6 +82,8 @@ pub struct ServeArgs {
     /// Write no access log (one line per request, to stderr).
     #[arg(long)]
     no_access_log: bool,
+    #[command(flatten)]
+    sse: crate::sse_args::SseArgs,
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
@@ -96,11 +110,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     }
     files = files.precompressed(!args.no_precompressed && config.precompressed.unwrap_or(true));
 
-    let mut policy = HintPolicy::with_rules(config.push_rules());
-    let push = !args.no_push && config.hints.push.unwrap_or(true);
-    policy.push_rules = push;
-    policy.push_preload_links = push && config.hints.push_preload.unwrap_or(true);
-    policy.early_hints = !args.no_early_hints && config.hints.early_hints.unwrap_or(true);
+    let policy = hint_policy(&args, &config, files.clone())?;
     let service = HintLayer::new(policy.clone()).layer(crate::proxy::front(files, &config.proxy)?);
 
     let (identity, generated) = match (
@@ -165,6 +175,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
             let list: Vec<&str> = rule.resources.iter().map(|h| h.path.as_str()).collect();
             println!("  push {} -> {}", rule.path, list.join(", "));
         }
+        if let Some(p) = &policy.metrics_path {
+            println!("  metrics: {p}");
+        }
         let pin = identity.spki_sha256_base64();
         println!("  SPKI pin: {pin}");
         println!("    chromium --ignore-certificate-errors-spki-list={pin}");
@@ -177,10 +190,47 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
             tracing::info!("shutting down: finishing in-flight requests");
             handle.shutdown();
         });
+        let service = crate::sse_args::mount_hub(&args.sse, config.sse.as_ref(), service)?;
         server.serve(service).await;
         Ok::<_, CliError>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The hint policy: flags over the `[hints]` section over the defaults.
+fn hint_policy(
+    args: &ServeArgs,
+    config: &Config,
+    files: StaticFiles,
+) -> Result<HintPolicy, CliError> {
+    let h = &config.hints;
+    let mut policy = HintPolicy::with_rules(config.push_rules()).with_files(files);
+    let push = !args.no_push && h.push.unwrap_or(true);
+    policy.push_rules = push;
+    policy.push_preload_links = push && h.push_preload.unwrap_or(true);
+    policy.early_hints = !args.no_early_hints && h.early_hints.unwrap_or(true);
+    policy.preload_header = h.preload_header.unwrap_or(true);
+    policy.html_scan = !args.no_html_scan && h.html_scan.unwrap_or(true);
+    if args.no_digest || h.digest == Some(false) {
+        policy.digest = None;
+    }
+    if let Some(mode) = args.learn.or(h.learn) {
+        policy.learn.mode = mode.into();
+    }
+    if let Some(n) = h.budget_resources {
+        policy.budget.resources = n;
+    }
+    if let Some(n) = h.budget_bytes {
+        policy.budget.bytes = n;
+    }
+    policy.metrics_path = match &args.metrics_path {
+        Some(p) if !p.starts_with('/') => {
+            return Err(format!("--metrics-path {p:?} must start with '/'").into())
+        }
+        Some(p) => Some(p.clone()),
+        None => h.metrics_path.as_ref().map(|p| p.0.clone()),
+    };
+    Ok(policy)
 }
 
 fn limits(args: &ServeArgs, config: &Config) -> Limits {

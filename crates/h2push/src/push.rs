@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
@@ -80,6 +80,26 @@ pub(crate) trait PushStream: Send + Sync {
     fn is_enabled(&self) -> bool {
         true
     }
+    /// The connection's push ledger, for [`Pusher::observe`].
+    fn book(&self) -> Option<&Arc<PushBook>> {
+        None
+    }
+}
+
+/// What became of a push, as the connection driver saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PushEvent {
+    /// The PUSH_PROMISE went out.
+    Promised,
+    /// The client reset the pushed stream (CANCEL or REFUSED_STREAM) before it ended.
+    Cancelled,
+    /// The pushed response ended (or was cut off) after this many body bytes.
+    Sent(u64),
+}
+
+/// Told of every [`PushEvent`] on a connection (the hint policy counts them for its metrics).
+pub(crate) trait PushObserver: Send + Sync {
+    fn event(&self, event: PushEvent);
 }
 
 /// Pushes resources to the client along with the current response (a request extension).
@@ -121,6 +141,19 @@ impl Pusher {
     /// ```
     pub fn unavailable(why: PushError) -> Self {
         Pusher { inner: Err(why) }
+    }
+
+    /// Whether this pusher belongs to a pushed response (which cannot push in turn).
+    pub(crate) fn is_for_pushed_response(&self) -> bool {
+        matches!(self.inner, Err(PushError::Nested))
+    }
+
+    /// Reports this connection's push events to `observer` (the first observer of a
+    /// connection stays; later calls do nothing).
+    pub(crate) fn observe(&self, observer: Arc<dyn PushObserver>) {
+        if let Some(book) = self.inner.as_ref().ok().and_then(|s| s.book()) {
+            let _ = book.observer.set(observer);
+        }
     }
 
     /// Whether pushes can be attempted at all (HTTP/2, push not known to be disabled).
@@ -271,8 +304,8 @@ fn same_origin_path(
 /// pushes a path twice and never holds more outstanding pushes than the client's
 /// `SETTINGS_MAX_CONCURRENT_STREAMS` (above it, h2 ≥ 0.4.15 queues the extra pushed
 /// responses and answers a client's reset of a queued one with GOAWAY).
-#[derive(Debug)]
 pub(crate) struct PushBook {
+    observer: OnceLock<Arc<dyn PushObserver>>,
     disabled: AtomicBool,
     limit: AtomicUsize,
     outstanding: AtomicUsize,
@@ -281,6 +314,16 @@ pub(crate) struct PushBook {
     finished: AtomicUsize,
     pushed: Mutex<HashSet<PathAndQuery>>,
     cancelled: Mutex<HashSet<PathAndQuery>>,
+}
+
+impl fmt::Debug for PushBook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PushBook")
+            .field("disabled", &self.disabled)
+            .field("limit", &self.limit)
+            .field("outstanding", &self.outstanding)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One outstanding push. Dropped when its response is fully queued; its slot in the
@@ -298,12 +341,20 @@ impl Drop for PushSlot {
 impl PushBook {
     pub(crate) fn new() -> Self {
         PushBook {
+            observer: OnceLock::new(),
             disabled: AtomicBool::new(false),
             limit: AtomicUsize::new(usize::MAX),
             outstanding: AtomicUsize::new(0),
             finished: AtomicUsize::new(0),
             pushed: Mutex::new(HashSet::new()),
             cancelled: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Tells the connection's observer, if any, of `event`.
+    pub(crate) fn notify(&self, event: PushEvent) {
+        if let Some(o) = self.observer.get() {
+            o.event(event);
         }
     }
 

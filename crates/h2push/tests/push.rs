@@ -41,8 +41,10 @@ async fn pushes_configured_resources_with_bodies_equal_to_the_files() {
     srv.stop().await;
 }
 
+/// Stylesheets go before scripts whatever the configured order (Apache's H2PushPriority);
+/// `tests/hints_order.rs` has the full rule.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn push_order_is_the_configured_order() {
+async fn push_order_puts_stylesheets_before_scripts() {
     let site = Site::new();
     let srv = common::start(site_with_rule(&site, &["/app.js", "/style.css"])).await;
     let report = probe(&srv.opts("/")).await.unwrap();
@@ -51,7 +53,7 @@ async fn push_order_is_the_configured_order() {
         .iter()
         .map(|p| p.promised_path.as_str())
         .collect();
-    assert_eq!(promised, ["/app.js", "/style.css"]);
+    assert_eq!(promised, ["/style.css", "/app.js"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,6 +254,29 @@ async fn a_disabled_client_gets_a_typed_push_error() {
     let report = probe(&opts).await.unwrap();
     assert!(report.exchanges[0].pushes.is_empty());
     assert_eq!(log.take(), [Err(PushError::Disabled)]);
+}
+
+/// The client's SETTINGS say whether it accepts push before any push is tried, so an app can
+/// skip preparing pushes (browsers all send ENABLE_PUSH = 0).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pusher_knows_from_the_first_request_whether_the_client_accepts_push() {
+    let app = Router::new().route(
+        "/",
+        get(|Extension(p): Extension<Pusher>| async move { p.is_available().to_string() }),
+    );
+    let srv = common::start(app).await;
+    for (enable_push, want) in [(true, "true"), (false, "false")] {
+        for mut opts in [srv.opts("/"), srv.opts_h2c("/")] {
+            opts.enable_push = enable_push;
+            let report = probe(&opts).await.unwrap();
+            assert_eq!(
+                &report.exchanges[0].response.body[..],
+                want.as_bytes(),
+                "{}",
+                opts.url
+            );
+        }
+    }
 }
 
 /// Push results recorded by the guard app, in order.

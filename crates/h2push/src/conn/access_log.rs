@@ -24,6 +24,11 @@ pub(crate) enum Outcome {
     Failed,
 }
 
+/// What the hint policy announced for a response (its 103 and `Link: rel=preload` paths),
+/// left in the response's extensions for the log line.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Hinted(pub(crate) Vec<String>);
+
 /// What one request did, for its log line.
 pub(crate) struct AccessRecord {
     pub peer: SocketAddr,
@@ -35,6 +40,8 @@ pub(crate) struct AccessRecord {
     pub start: Instant,
     pub pushed: Vec<PathAndQuery>,
     pub early_hints: u32,
+    /// What the hint policy announced (103 and `Link: rel=preload`).
+    pub hinted: Vec<String>,
     /// Set for a pushed response: the path it answers.
     pub pushed_response: bool,
     /// Whether the line will be written; when not, nothing is allocated for it.
@@ -58,6 +65,7 @@ impl AccessRecord {
             start: Instant::now(),
             pushed: Vec::new(),
             early_hints: 0,
+            hinted: Vec::new(),
             pushed_response: false,
             enabled,
         }
@@ -102,6 +110,9 @@ impl fmt::Display for Line<'_> {
         if r.early_hints > 0 {
             write!(f, " early_hints={}", r.early_hints)?;
         }
+        if !r.hinted.is_empty() {
+            write!(f, " hinted={}", r.hinted.join(","))?;
+        }
         match self.1 {
             Outcome::Complete => Ok(()),
             Outcome::ClientGone => f.write_str(" (client gone)"),
@@ -131,10 +142,11 @@ mod tests {
             PathAndQuery::from_static("/b.js"),
         ];
         r.early_hints = 1;
+        r.hinted = vec!["/a.css".into(), "/f.woff2".into()];
         let line = Line(&r, Outcome::Complete).to_string();
         assert!(line.starts_with("127.0.0.1 h2 GET / 200 42B "), "{line}");
         assert!(
-            line.ends_with("pushed=/a.css,/b.js early_hints=1"),
+            line.ends_with("pushed=/a.css,/b.js early_hints=1 hinted=/a.css,/f.woff2"),
             "{line}"
         );
     }

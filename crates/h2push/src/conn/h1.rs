@@ -100,6 +100,9 @@ async fn respond<S: HttpService>(
         }
     }
     record.status = Some(res.status());
+    if let Some(super::access_log::Hinted(paths)) = res.extensions_mut().remove() {
+        record.hinted = paths;
+    }
     res.map(|body| Logged {
         ends_unpolled: is_head || body.is_end_stream(),
         body,

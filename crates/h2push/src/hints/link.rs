@@ -19,6 +19,7 @@ use http::HeaderValue;
 /// assert_eq!(h.to_link().to_str().unwrap(), "</style.css>; rel=preload; as=style");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Hint {
     /// The path (and query), e.g. `/style.css`.
     pub path: String,
@@ -28,6 +29,10 @@ pub struct Hint {
     pub crossorigin: Option<String>,
     /// Hint only (103 and preload), never push (nginx and h2o's `nopush`).
     pub nopush: bool,
+    /// Push only: never announced to the client in a 103 or a `Link` header (h2o's
+    /// `x-http2-push-only`), e.g. for a resource the page loads in a way a preload would not
+    /// match.
+    pub push_only: bool,
 }
 
 impl Hint {
@@ -48,7 +53,42 @@ impl Hint {
             as_,
             crossorigin,
             nopush: false,
+            push_only: false,
         }
+    }
+
+    /// The same hint with `as=` set explicitly.
+    ///
+    /// ```
+    /// let h = h2push::hints::Hint::new("/data").with_as("fetch");
+    /// assert_eq!(h.as_.as_deref(), Some("fetch"));
+    /// ```
+    #[must_use]
+    pub fn with_as(mut self, as_: &str) -> Self {
+        self.as_ = Some(as_.to_ascii_lowercase());
+        self
+    }
+
+    /// The same hint, announced but never pushed (`nopush`).
+    ///
+    /// ```
+    /// assert!(h2push::hints::Hint::new("/big.png").hint_only().nopush);
+    /// ```
+    #[must_use]
+    pub fn hint_only(mut self) -> Self {
+        self.nopush = true;
+        self
+    }
+
+    /// The same hint, pushed but never announced (`x-http2-push-only`).
+    ///
+    /// ```
+    /// assert!(h2push::hints::Hint::new("/a.js").push_only().push_only);
+    /// ```
+    #[must_use]
+    pub fn push_only(mut self) -> Self {
+        self.push_only = true;
+        self
     }
 
     /// The `Link` field value announcing this hint as `rel=preload`.
@@ -73,6 +113,9 @@ impl Hint {
         }
         if self.nopush {
             s.push_str("; nopush");
+        }
+        if self.push_only {
+            s.push_str("; x-http2-push-only");
         }
         // The path came from a config file or a Link header, both already header-safe; a
         // stray control character would make this fail, so fall back to the bare path.
@@ -156,6 +199,8 @@ impl Link {
                 .param("crossorigin")
                 .map(|v| v.unwrap_or("").to_owned()),
             nopush: self.param("nopush").is_some(),
+            push_only: self.param("x-http2-push-only").is_some()
+                || self.param("push-only").is_some(),
         })
     }
 }
@@ -273,6 +318,17 @@ mod tests {
         assert_eq!(h.as_.as_deref(), Some("font"));
         assert_eq!(h.crossorigin.as_deref(), Some(""));
         assert!(h.nopush);
+        assert!(!h.push_only);
+    }
+
+    #[test]
+    fn push_only_in_both_spellings() {
+        for v in [
+            "</a.js>; rel=preload; x-http2-push-only",
+            "</a.js>; rel=preload; push-only",
+        ] {
+            assert!(parse_links(v)[0].to_hint().unwrap().push_only, "{v}");
+        }
     }
 
     #[test]
@@ -312,6 +368,7 @@ mod tests {
         for path in ["/a.css", "/b.js?v=1", "/c.woff2", "/d.png", "/e"] {
             let mut h = Hint::new(path);
             h.nopush = path.ends_with('s');
+            h.push_only = path.ends_with('g');
             let link = h.to_link();
             let back = parse_links(link.to_str().unwrap())[0].to_hint().unwrap();
             assert_eq!(back, h, "{link:?}");

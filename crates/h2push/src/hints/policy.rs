@@ -1,23 +1,20 @@
-//! The hint policy: which resources each request pushes and early-hints.
+//! The hint policy: one declaration of a site's hints and which outputs it drives.
 //!
-//! This module owns the decisions of nginx's `http2_push` / `http2_push_preload` and their
-//! 103 twin, as a tower layer around any service: configured rules fire as soon as a request
-//! arrives (so pushes fill the server's think time), the response's own `Link: rel=preload`
-//! headers are pushed before its head goes out (`nopush` honoured), and navigations get the
-//! rule's links as one 103. Sending is done through the request's [`Pusher`] and
-//! [`EarlyHints`]; a push the connection refuses (duplicate, disabled, over the client's
-//! limit) is simply skipped.
+//! This module owns the configuration — rules (nginx's `http2_push`), the switches for each
+//! source (rules, the response's `Link: rel=preload`, HTML scanning, learning) and each output
+//! (PUSH_PROMISE, 103 Early Hints to navigations, `Link: rel=preload` on the final response),
+//! the cache digest, the per-page budget and the metrics path — and the navigation test.
+//! Applying it to requests is [`super::service`]'s; each feature lives in its own module
+//! (`html`, `learn`, `digest`, `order`, `metrics`).
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use http::header::ACCEPT;
+use http::HeaderMap;
 
-use http::header::{ACCEPT, LINK};
-use http::{HeaderMap, Request, Response};
-
-use super::link::{parse_links, Hint};
-use crate::{EarlyHints, Pusher};
+use super::digest::DigestConfig;
+use super::learn::LearnConfig;
+use super::link::Hint;
+use super::order::Budget;
+use crate::StaticFiles;
 
 /// Resources to hint with every request whose path matches.
 ///
@@ -54,23 +51,53 @@ impl PushRule {
     }
 }
 
-/// Which of the three outputs the policy produces.
+/// A site's hint policy: where hints come from and what is done with them.
+///
+/// Every source and output can be switched off. The defaults push and hint everything the
+/// sources find, within [`Budget::default`], skipping what the client has (per-connection
+/// diary, cache digest cookie, conditional requests), with HTML scanning and learning active
+/// once [`HintPolicy::files`] is set.
 ///
 /// ```
-/// let p = h2push::hints::HintPolicy::default();
-/// assert!(p.push_rules && p.push_preload_links && p.early_hints);
+/// use h2push::hints::{Hint, HintPolicy, PushRule};
+/// # let dir = tempfile::tempdir().unwrap();
+/// let files = h2push::StaticFiles::new(dir.path()).unwrap();
+/// let mut policy = HintPolicy::with_rules([PushRule::new("/", [Hint::new("/style.css")])])
+///     .with_files(files);
+/// policy.metrics_path = Some("/metrics".into());
+/// policy.budget.resources = 4;
+/// assert!(policy.push_rules && policy.early_hints && policy.preload_header && policy.html_scan);
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct HintPolicy {
-    /// The rules.
+    /// The configured rules.
     pub rules: Vec<PushRule>,
-    /// Push the rules' resources (nginx `http2_push`).
+    /// Push the hints known when the request arrives: rules, HTML scan, learned (nginx
+    /// `http2_push`). They are pushed before the application runs, filling its think time.
     pub push_rules: bool,
-    /// Push the response's `Link: rel=preload` resources (nginx `http2_push_preload`).
+    /// Push the response's own `Link: rel=preload` resources (nginx `http2_push_preload`).
     pub push_preload_links: bool,
-    /// Send the rules' resources as a 103 to navigations.
+    /// Send the hints known when the request arrives as one 103 to navigations.
     pub early_hints: bool,
+    /// Add those hints as `Link: rel=preload` to the final response (push-only hints never
+    /// are, and push-only links the application set are removed).
+    pub preload_header: bool,
+    /// Find the render-blocking resources of static HTML pages (needs [`HintPolicy::files`]).
+    pub html_scan: bool,
+    /// Learn pages' sub-resources from `Referer` (static pages by default).
+    pub learn: LearnConfig,
+    /// The cross-visit cache digest cookie; `None` turns it off.
+    pub digest: Option<DigestConfig>,
+    /// What one page may push.
+    pub budget: Budget,
+    /// Serve the policy's metrics at this path (GET), e.g. `/metrics`; `None` (the
+    /// default) serves nothing.
+    pub metrics_path: Option<String>,
+    /// The static files the site serves: their ETags key the digest, their lengths count
+    /// against the byte budget, their HTML is scanned, and they count as static for
+    /// learning. Without it, every route is dynamic.
+    pub files: Option<StaticFiles>,
 }
 
 impl Default for HintPolicy {
@@ -80,6 +107,13 @@ impl Default for HintPolicy {
             push_rules: true,
             push_preload_links: true,
             early_hints: true,
+            preload_header: true,
+            html_scan: true,
+            learn: LearnConfig::default(),
+            digest: Some(DigestConfig::default()),
+            budget: Budget::default(),
+            metrics_path: None,
+            files: None,
         }
     }
 }
@@ -98,49 +132,29 @@ impl HintPolicy {
             ..HintPolicy::default()
         }
     }
-}
 
-/// A tower layer applying a [`HintPolicy`] to a service.
-///
-/// ```
-/// use h2push::hints::{Hint, HintLayer, HintPolicy, PushRule};
-/// use tower::Layer;
-/// let layer = HintLayer::new(HintPolicy::with_rules([PushRule::new(
-///     "/",
-///     [Hint::new("/style.css"), Hint::new("/app.js")],
-/// )]));
-/// let app = layer.layer(axum::Router::<()>::new());
-/// # drop(app);
-/// ```
-#[derive(Debug, Clone)]
-pub struct HintLayer {
-    policy: Arc<HintPolicy>,
-}
-
-impl HintLayer {
-    /// A layer for `policy`.
-    pub fn new(policy: HintPolicy) -> Self {
-        HintLayer {
-            policy: Arc::new(policy),
-        }
+    /// The same policy knowing the site's static files (see [`HintPolicy::files`]).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let files = h2push::StaticFiles::new(dir.path()).unwrap();
+    /// let p = h2push::hints::HintPolicy::default().with_files(files);
+    /// assert!(p.files.is_some());
+    /// ```
+    #[must_use]
+    pub fn with_files(mut self, files: StaticFiles) -> Self {
+        self.files = Some(files);
+        self
     }
-}
 
-impl<S> tower::Layer<S> for HintLayer {
-    type Service = HintService<S>;
-    fn layer(&self, inner: S) -> HintService<S> {
-        HintService {
-            inner,
-            policy: self.policy.clone(),
-        }
+    /// The rules' resources for `path`, in rule order.
+    pub(crate) fn rule_hints(&self, path: &str) -> Vec<Hint> {
+        self.rules
+            .iter()
+            .filter(|r| r.matches(path))
+            .flat_map(|r| r.resources.iter().cloned())
+            .collect()
     }
-}
-
-/// The service made by [`HintLayer`].
-#[derive(Debug, Clone)]
-pub struct HintService<S> {
-    inner: S,
-    policy: Arc<HintPolicy>,
 }
 
 /// Whether a request looks like a top-level navigation, the only requests Chrome honours a
@@ -163,97 +177,5 @@ pub fn is_navigation(headers: &HeaderMap) -> bool {
             .get(ACCEPT)
             .and_then(|a| a.to_str().ok())
             .is_some_and(|a| a.contains("text/html")),
-    }
-}
-
-impl<S, B, ResBody> tower_service::Service<Request<B>> for HintService<S>
-where
-    S: tower_service::Service<Request<B>, Response = Response<ResBody>>,
-{
-    type Response = Response<ResBody>;
-    type Error = S::Error;
-    type Future = HintFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        let pusher = req
-            .extensions()
-            .get::<Pusher>()
-            .filter(|p| p.is_available())
-            .cloned();
-        let policy = &self.policy;
-        let path = req.uri().path();
-        let mut matched = policy
-            .rules
-            .iter()
-            .filter(|r| r.matches(path))
-            .flat_map(|r| &r.resources)
-            .peekable();
-        if matched.peek().is_some() {
-            let matched: Vec<&Hint> = matched.collect();
-            if policy.early_hints && is_navigation(req.headers()) {
-                if let Some(hints) = req.extensions().get::<EarlyHints>() {
-                    let _ = hints.send(matched.iter().map(|h| h.to_link()));
-                }
-            }
-            if policy.push_rules {
-                if let Some(p) = &pusher {
-                    push_all(p, matched.iter().copied());
-                }
-            }
-        }
-        HintFuture {
-            inner: self.inner.call(req),
-            pusher: pusher.filter(|_| policy.push_preload_links),
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The future of [`HintService`]: the inner response, whose `Link: rel=preload` headers
-    /// are pushed before it is handed on.
-    pub struct HintFuture<F> {
-        #[pin]
-        inner: F,
-        pusher: Option<Pusher>,
-    }
-}
-
-impl<F, ResBody, E> Future for HintFuture<F>
-where
-    F: Future<Output = Result<Response<ResBody>, E>>,
-{
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let res = std::task::ready!(this.inner.poll(cx));
-        if let (Ok(res), Some(p)) = (&res, this.pusher.take()) {
-            let hints: Vec<Hint> = res
-                .headers()
-                .get_all(LINK)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(parse_links)
-                .filter_map(|l| l.to_hint())
-                .collect();
-            push_all(&p, hints.iter());
-        }
-        Poll::Ready(res)
-    }
-}
-
-/// Pushes each hint that allows it; stops at the first refusal that will refuse the rest too.
-fn push_all<'a>(pusher: &Pusher, hints: impl Iterator<Item = &'a Hint>) {
-    use crate::PushError::*;
-    for hint in hints.filter(|h| !h.nopush) {
-        match pusher.push(&hint.path) {
-            Ok(()) => {}
-            Err(Disabled | Http1 | Nested | ParentClosed) => return,
-            Err(why) => tracing::trace!("not pushing {}: {why}", hint.path),
-        }
     }
 }

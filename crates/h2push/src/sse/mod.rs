@@ -8,8 +8,10 @@
 //! makes before it reads the body.
 //!
 //! It does not know about connections, HTTP responses and their headers, heartbeat timers,
-//! fan-out to subscribers or replay after `Last-Event-ID`: those belong to the event hub and
-//! the response code that use this module.
+//! fan-out to subscribers or replay after `Last-Event-ID`: those belong to the event hub
+//! ([`hub`]: topics, ids, replay, gaps, slow consumers, the memory and Redis backends) and to
+//! its HTTP endpoints ([`http`]: `GET /events`, `POST /publish`, heartbeats), which use this
+//! module.
 //!
 //! ```
 //! use h2push::sse::{Event, Parser};
@@ -26,6 +28,8 @@
 //! ```
 
 mod encode;
+pub mod http;
+pub mod hub;
 mod parse;
 
 pub use encode::{comment, Event};

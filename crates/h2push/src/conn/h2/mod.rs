@@ -6,6 +6,7 @@
 //! graceful shutdown (GOAWAY, then let open streams finish). Streams, pushes and 103s are
 //! [`stream`]'s; writing bodies is [`send`]'s.
 
+mod client_settings;
 mod send;
 mod stream;
 
@@ -183,6 +184,8 @@ pub(crate) async fn serve<IO, S>(
         .max_header_list_size(limits.max_header_list_size)
         .initial_window_size(1024 * 1024)
         .initial_connection_window_size(4 * 1024 * 1024);
+    let push_book = Arc::new(PushBook::new());
+    let io = client_settings::ClientSettings::new(io, push_book.clone());
     let handshake = tokio::time::timeout(limits.header_read_timeout, builder.handshake(io));
     let mut h2 = match handshake.await {
         Ok(Ok(c)) => c,
@@ -203,7 +206,7 @@ pub(crate) async fn serve<IO, S>(
         } else {
             Scheme::HTTP
         },
-        push_book: Arc::new(PushBook::new()),
+        push_book,
         batch: Mutex::default(),
     });
     // The client's SETTINGS come before its first request, so the limit read at each

@@ -24,10 +24,10 @@ use http_body_util::Either;
 use super::send::{send_body, strip_connection_headers, SendEnd};
 use super::Conn;
 use crate::body::Body;
-use crate::conn::access_log::{AccessRecord, Outcome};
+use crate::conn::access_log::{AccessRecord, Hinted, Outcome};
 use crate::conn::{internal_error, HttpService, PeerAddr, Protocol};
 use crate::hints::early_hints::{EarlyHintsError, HintStream};
-use crate::push::{Promise, PushError, PushSlot, PushStream, Pusher};
+use crate::push::{Promise, PushBook, PushError, PushEvent, PushSlot, PushStream, Pusher};
 use crate::EarlyHints;
 
 /// The request fields a pushed response is produced with, copied from its parent, so that
@@ -82,10 +82,13 @@ pub(super) async fn serve_stream<S: HttpService>(
         .cloned()
         .or_else(|| parts.headers.get(HOST)?.to_str().ok()?.parse().ok())
         .unwrap_or_else(|| local_authority(info.local));
+    // Pushes need the parent's session fields; a client that refused push gets none, so
+    // nothing is copied for it (browsers and load generators all refuse).
+    let can_push = !conn.push_book.is_disabled();
     let mut inherited = HeaderMap::new();
-    for name in INHERITED {
-        for v in parts.headers.get_all(&name) {
-            inherited.append(name.clone(), v.clone());
+    for name in INHERITED.iter().filter(|_| can_push) {
+        for v in parts.headers.get_all(name) {
+            inherited.append(name, v.clone());
         }
     }
     let parent = Arc::new(Parent {
@@ -103,7 +106,11 @@ pub(super) async fn serve_stream<S: HttpService>(
     });
 
     let ext = &mut parts.extensions;
-    ext.insert(Pusher::new(parent.clone()));
+    ext.insert(if can_push {
+        Pusher::new(parent.clone())
+    } else {
+        Pusher::unavailable(PushError::Disabled)
+    });
     ext.insert(EarlyHints::new(parent.clone()));
     ext.insert(PeerAddr(info.peer));
     ext.insert(protocol);
@@ -134,6 +141,9 @@ pub(super) async fn serve_stream<S: HttpService>(
     let (mut head, body) = response.into_parts();
     strip_connection_headers(&mut head.headers);
     record.status = Some(head.status);
+    if let Some(Hinted(paths)) = head.extensions.remove() {
+        record.hinted = paths;
+    }
     let eos = body.is_end_stream() || record.method == Method::HEAD;
     let send = {
         let mut st = parent.lock();
@@ -195,6 +205,10 @@ impl<S: HttpService> PushStream for Parent<S> {
         !self.conn.push_book.is_disabled()
     }
 
+    fn book(&self) -> Option<&Arc<PushBook>> {
+        Some(&self.conn.push_book)
+    }
+
     fn push(&self, promise: Promise) -> Result<(), PushError> {
         let book = &self.conn.push_book;
         let slot = book.reserve(&promise.path)?;
@@ -239,6 +253,7 @@ impl<S: HttpService> PushStream for Parent<S> {
                 }
             })?;
             st.pushed.push(promise.path.clone());
+            book.notify(PushEvent::Promised);
             (pushed, epoch)
         };
 
@@ -345,8 +360,10 @@ async fn serve_pushed<S: HttpService>(
         if reason == Reason::CANCEL || reason == Reason::REFUSED_STREAM {
             // The client has it or does not want it: never push it again on this connection.
             conn.push_book.cancelled(&path);
+            conn.push_book.notify(PushEvent::Cancelled);
         }
     }
+    conn.push_book.notify(PushEvent::Sent(record.bytes));
     record.finish(outcome_of(end));
 }
 
