@@ -54,7 +54,7 @@ impl<F> ProxyRoutes<F> {
         }
         let routes = Arc::make_mut(&mut self.routes);
         routes.push((prefix, proxy));
-        routes.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        routes.sort_by_key(|r| std::cmp::Reverse(r.0.len()));
         self
     }
 
