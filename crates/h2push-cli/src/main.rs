@@ -10,6 +10,7 @@ mod demo;
 mod probe;
 mod serve;
 mod sse_args;
+mod startup;
 
 use std::process::ExitCode;
 
