@@ -11,6 +11,7 @@ mod probe;
 mod proxy;
 mod serve;
 mod sse_args;
+mod startup;
 
 use std::process::ExitCode;
 

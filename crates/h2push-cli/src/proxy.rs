@@ -16,7 +16,6 @@ use clap::Args;
 use h2push::files::StaticFiles;
 use h2push::hints::{HintLayer, HintPolicy};
 use h2push::proxy::{HostHeader, Proxy, ProxyConfig, ProxyRoutes};
-use h2push::tls::TlsIdentity;
 use h2push::{BoxError, Limits, Server};
 use serde::Deserialize;
 use tower::util::{Either, MapErr};
@@ -135,7 +134,7 @@ pub fn front(
 }
 
 pub fn run(args: ProxyArgs) -> Result<ExitCode, CliError> {
-    crate::serve::init_logging(!args.no_access_log);
+    crate::startup::init_logging(!args.no_access_log);
     let config = proxy_config(
         &args.upstream,
         &args.host,
@@ -150,10 +149,8 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode, CliError> {
     policy.early_hints = !args.no_early_hints;
     let service = HintLayer::new(policy).layer(proxy.clone());
 
-    let identity = match (&args.cert, &args.key) {
-        (Some(c), Some(k)) => TlsIdentity::from_pem_files(c, k)?,
-        _ => TlsIdentity::generate_dev()?,
-    };
+    let (identity, generated) =
+        crate::startup::tls_identity(args.cert.as_deref(), args.key.as_deref())?;
     let mut addrs = args.addrs.clone();
     if addrs.is_empty() {
         addrs.push(SocketAddr::from(([127, 0, 0, 1], 8443)));
@@ -178,14 +175,8 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode, CliError> {
         let server = builder.build()?;
         let signal = h2push::server::shutdown_signal();
         println!("h2push proxying to {}", proxy.upstream());
-        for a in server.tls_addrs() {
-            println!("  https://{a}/  (HTTP/2 with push and 103, HTTP/1.1)");
-        }
-        for a in server.plain_addrs() {
-            println!("  http://{a}/  (HTTP/1.1, h2c prior knowledge)");
-        }
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
+        crate::startup::announce_addrs(&server);
+        crate::startup::announce_pin(&identity, generated);
         let handle = server.shutdown_handle();
         tokio::spawn(async move {
             signal.await;

@@ -12,12 +12,11 @@ use std::time::Duration;
 use clap::Args;
 use h2push::files::StaticFiles;
 use h2push::hints::{HintLayer, HintPolicy};
-use h2push::tls::TlsIdentity;
 use h2push::{Limits, Server};
 use tower::Layer;
 
 use crate::config::{Config, LearnSetting};
-use crate::CliError;
+use crate::{startup, CliError};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -87,7 +86,7 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
-    init_logging(!args.no_access_log);
+    startup::init_logging(!args.no_access_log);
     let config = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
@@ -113,16 +112,10 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     let policy = hint_policy(&args, &config, files.clone())?;
     let service = HintLayer::new(policy.clone()).layer(crate::proxy::front(files, &config.proxy)?);
 
-    let (identity, generated) = match (
-        args.cert.as_ref().or(config.tls.cert.as_ref()),
-        args.key.as_ref().or(config.tls.key.as_ref()),
-    ) {
-        (Some(cert), Some(key)) => (TlsIdentity::from_pem_files(cert, key)?, false),
-        (None, None) => (TlsIdentity::generate_dev()?, true),
-        _ => {
-            return Err("the config file gives only one of tls.cert and tls.key; give both".into())
-        }
-    };
+    let (identity, generated) = startup::tls_identity(
+        args.cert.as_deref().or(config.tls.cert.as_deref()),
+        args.key.as_deref().or(config.tls.key.as_deref()),
+    )?;
 
     let limits = limits(&args, &config);
     let mut addrs = if args.addrs.is_empty() {
@@ -162,15 +155,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         // the URL is printed must not kill the process ungracefully.
         let signal = h2push::server::shutdown_signal();
         println!("h2push serving {}", root.display());
-        for a in server.tls_addrs() {
-            println!("  https://{a}/  (HTTP/2 with push and 103, HTTP/1.1)");
-        }
-        for a in server.plain_addrs() {
-            println!("  http://{a}/  (HTTP/1.1, h2c prior knowledge)");
-        }
-        if generated {
-            println!("  certificate: self-signed for localhost, 127.0.0.1, ::1 (in memory)");
-        }
+        startup::announce_addrs(&server);
         for rule in &policy.rules {
             let list: Vec<&str> = rule.resources.iter().map(|h| h.path.as_str()).collect();
             println!("  push {} -> {}", rule.path, list.join(", "));
@@ -178,11 +163,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         if let Some(p) = &policy.metrics_path {
             println!("  metrics: {p}");
         }
-        let pin = identity.spki_sha256_base64();
-        println!("  SPKI pin: {pin}");
-        println!("    chromium --ignore-certificate-errors-spki-list={pin}");
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
+        startup::announce_pin(&identity, generated);
 
         let handle = server.shutdown_handle();
         tokio::spawn(async move {
@@ -255,19 +236,4 @@ fn limits(args: &ServeArgs, config: &Config) -> Limits {
         l.shutdown_grace = Duration::from_secs(v);
     }
     l
-}
-
-pub(crate) fn init_logging(access_log: bool) {
-    use tracing_subscriber::EnvFilter;
-    let default = if access_log {
-        "info"
-    } else {
-        "info,h2push::access=off"
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
 }

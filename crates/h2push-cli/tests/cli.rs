@@ -1,82 +1,16 @@
 //! The `h2push` binary end to end: serve, probe, cert, config errors, and nghttp (an
 //! external HTTP/2 client) seeing the pushes.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_h2push");
+mod support;
 
-/// A running `h2push serve`, killed (by PID) when dropped.
-struct Served {
-    child: Child,
-    tls: SocketAddr,
-    h2c: Option<SocketAddr>,
-    stdout: Vec<String>,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::{Running as Served, BIN};
 
 fn serve(args: &[&str]) -> Served {
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start h2push");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut lines = Vec::new();
-    let (mut tls, mut h2c) = (None, None);
-    while Instant::now() < deadline {
-        let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) else {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("h2push exited early: {status}; said {lines:?}");
-            }
-            continue;
-        };
-        let addr = |prefix: &str| -> Option<SocketAddr> {
-            line.trim()
-                .strip_prefix(prefix)?
-                .split('/')
-                .next()?
-                .parse()
-                .ok()
-        };
-        if let Some(a) = addr("https://") {
-            tls = Some(a);
-        }
-        if let Some(a) = addr("http://") {
-            h2c = Some(a);
-        }
-        let done = line.contains("SPKI pin");
-        lines.push(line);
-        if done {
-            break;
-        }
-    }
-    Served {
-        child,
-        tls: tls.unwrap_or_else(|| panic!("no https URL printed: {lines:?}")),
-        h2c,
-        stdout: lines,
-    }
+    support::spawn(std::iter::once("serve").chain(args.iter().copied()))
 }
 
 fn site() -> tempfile::TempDir {

@@ -2,9 +2,8 @@
 //! library's probe (pushes and 103) and by a plain `h2` client (streams, POST bodies, errors).
 //! The browser side is `e2e/demo.spec.mjs`, run by `scripts/e2e`.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,21 +13,16 @@ use h2push::sse::{ParsedEvent, Parser};
 use h2push::tls::TlsIdentity;
 use http::{HeaderName, HeaderValue, Method, Request, StatusCode};
 
-const BIN: &str = env!("CARGO_BIN_EXE_h2push");
+mod support;
 
-/// A running `h2push demo`, killed (by PID) when dropped.
+use support::BIN;
+
+/// A running `h2push demo` (killed by PID when dropped) with the certificate this test made.
 struct Demo {
-    child: Child,
+    _running: support::Running,
     addr: SocketAddr,
     identity: TlsIdentity,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Starts the demo on a free port with a certificate this test trusts.
@@ -36,46 +30,16 @@ fn start() -> Demo {
     let dir = tempfile::tempdir().unwrap();
     let identity = TlsIdentity::generate_dev().unwrap();
     let (cert, key) = identity.write_pem(dir.path()).unwrap();
-    let mut child = Command::new(BIN)
-        .args(["demo", "--addr", "127.0.0.1:0", "--no-access-log", "--cert"])
-        .arg(&cert)
-        .arg("--key")
-        .arg(&key)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start h2push demo");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut said = Vec::new();
-    let mut addr = None;
-    while Instant::now() < deadline {
-        let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) else {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("h2push demo exited early: {status}; said {said:?}");
-            }
-            continue;
-        };
-        if let Some(rest) = line.trim().strip_prefix("https://") {
-            addr = rest.split('/').next().and_then(|a| a.parse().ok());
-        }
-        if line.contains("SPKI pin") {
-            assert!(line.ends_with(&identity.spki_sha256_base64()), "{line}");
-            break;
-        }
-        said.push(line);
-    }
+    let args = ["demo", "--addr", "127.0.0.1:0", "--no-access-log", "--cert"];
+    let running = support::spawn(args.iter().map(std::ffi::OsStr::new).chain([
+        cert.as_os_str(),
+        "--key".as_ref(),
+        key.as_os_str(),
+    ]));
+    assert_eq!(running.pin, identity.spki_sha256_base64());
     Demo {
-        child,
-        addr: addr.unwrap_or_else(|| panic!("no https URL printed: {said:?}")),
+        addr: running.tls,
+        _running: running,
         identity,
         _dir: dir,
     }

@@ -12,16 +12,14 @@ mod chat;
 mod routes;
 mod sse;
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use h2push::tls::TlsIdentity;
 use h2push::Server;
 
-use crate::CliError;
+use crate::{startup, CliError};
 
 /// Flags of `h2push demo`.
 #[derive(Args)]
@@ -43,11 +41,8 @@ pub struct DemoArgs {
 
 /// Runs the demo until SIGINT/SIGTERM, then shuts down gracefully.
 pub fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
-    init_logging(!args.no_access_log);
-    let (identity, generated) = match (&args.cert, &args.key) {
-        (Some(cert), Some(key)) => (TlsIdentity::from_pem_files(cert, key)?, false),
-        _ => (TlsIdentity::generate_dev()?, true),
-    };
+    startup::init_logging(!args.no_access_log);
+    let (identity, generated) = startup::tls_identity(args.cert.as_deref(), args.key.as_deref())?;
     let builder = Server::builder()
         .tls(identity.server_config(&[b"h2", b"http/1.1"])?)
         .bind_tls(args.addr);
@@ -61,16 +56,8 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
         // the URL is printed still shuts it down gracefully.
         let signal = h2push::server::shutdown_signal();
         println!("h2push demo: push, 103 Early Hints and server-sent events");
-        for a in server.tls_addrs() {
-            println!("  https://{a}/  (HTTP/2 with push and 103, HTTP/1.1)");
-        }
-        if generated {
-            println!("  certificate: self-signed for localhost, 127.0.0.1, ::1 (in memory)");
-        }
-        let pin = identity.spki_sha256_base64();
-        println!("  SPKI pin: {pin}");
-        println!("    chromium --ignore-certificate-errors-spki-list={pin}");
-        let _ = std::io::stdout().flush();
+        startup::announce_addrs(&server);
+        startup::announce_pin(&identity, generated);
 
         // Streams watch `stopping` and end, so a graceful shutdown need not wait them out.
         let (stopping, state_rx) = tokio::sync::watch::channel(false);
@@ -86,20 +73,4 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
         Ok::<_, CliError>(())
     })?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Logs to stderr; `RUST_LOG` overrides the default filter.
-fn init_logging(access_log: bool) {
-    use tracing_subscriber::EnvFilter;
-    let default = if access_log {
-        "info"
-    } else {
-        "info,h2push::access=off"
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
 }
