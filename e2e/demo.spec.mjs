@@ -30,8 +30,8 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 let context;
 let userDataDir;
 
-before(async () => {
-  mkdirSync(OUT, { recursive: true });
+/** Starts Chromium with a fresh profile (the one `context` and `userDataDir` point to). */
+async function launch() {
   userDataDir = mkdtempSync(join(tmpdir(), 'h2push-e2e-profile-'));
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -51,11 +51,21 @@ before(async () => {
       `--ignore-certificate-errors-spki-list=${PIN}`,
     ],
   });
+}
+
+/** Closes Chromium and removes its profile. */
+async function shutDown() {
+  await context?.close();
+  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+}
+
+before(async () => {
+  mkdirSync(OUT, { recursive: true });
+  await launch();
 });
 
 after(async () => {
-  await context?.close();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  await shutDown();
   for (const child of started) child.kill('SIGTERM');
 });
 
@@ -96,22 +106,23 @@ function assertConsecutive(list, what) {
 
 describe('h2push demo in Chromium', () => {
   test('the index page comes over h2 and its CSS and JS by 103 Early Hints', async () => {
-    // A freshly started Chromium on a busy 2-core machine sometimes issues the early-hint
-    // fetches only after the HTML has arrived; the parser then fetches the CSS itself
-    // ("link"). That is the browser's race, not the server's: the 103 went out 250 ms before
-    // the HTML (checked below from Navigation Timing). So one retry, on a fresh page with an
-    // empty cache; the second load must show early hints, and the first one's timings are
-    // kept in the message if it does not.
+    // The first Chromium launched in a run sometimes ignores the 103 altogether (here: in
+    // about half of the runs on 2026-11-22, on and off): Navigation Timing shows the 103
+    // ~250 ms before the page, the server's log shows no request until the page was sent,
+    // then the parser fetches the CSS and JS ("link"), and that browser process does so for
+    // every later load too. A newly launched one has not done so once in those runs. Cause
+    // not found (the server's 103 is checked below either way). So one retry, in a newly
+    // launched Chromium with a new profile; that load must show early hints, and the first
+    // one's timings are kept in the message if it does not.
     let page;
     let timing;
     let first;
     for (let attempt = 1; attempt <= 2; attempt++) {
-      page = await context.newPage();
       if (attempt > 1) {
-        const cdp = await context.newCDPSession(page);
-        await cdp.send('Network.clearBrowserCache');
-        await cdp.detach();
+        await shutDown();
+        await launch();
       }
+      page = await context.newPage();
       const res = await page.goto(`${BASE}/`);
       assert.equal(res.status(), 200);
       await page.waitForSelector('body[data-arrivals]');
