@@ -8,7 +8,6 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -28,18 +27,8 @@ pub struct ProxyArgs {
     /// The app to forward to: http://host:port[/base].
     #[arg(long, value_name = "URL")]
     upstream: String,
-    /// Listen for HTTPS (HTTP/2 and HTTP/1.1 by ALPN) here. May repeat. [default: 127.0.0.1:8443]
-    #[arg(long = "addr", value_name = "ADDR")]
-    addrs: Vec<SocketAddr>,
-    /// Also listen in plaintext here (HTTP/1.1 and h2c prior knowledge). May repeat.
-    #[arg(long = "h2c", value_name = "ADDR")]
-    h2c: Vec<SocketAddr>,
-    /// PEM certificate chain [default: a self-signed one made in memory].
-    #[arg(long, value_name = "FILE", requires = "key")]
-    cert: Option<PathBuf>,
-    /// PEM private key for --cert.
-    #[arg(long, value_name = "FILE", requires = "cert")]
-    key: Option<PathBuf>,
+    #[command(flatten)]
+    listen: crate::startup::ListenArgs,
     /// The Host the upstream sees: "preserve" (the client's), "upstream" (the URL's) or a value.
     #[arg(long, value_name = "HOST", default_value = "preserve")]
     host: String,
@@ -58,12 +47,6 @@ pub struct ProxyArgs {
     /// Send no 103 Early Hints from remembered routes (the upstream's own 103s still pass).
     #[arg(long)]
     no_early_hints: bool,
-    /// Serving threads [default: one per core].
-    #[arg(long, value_name = "N")]
-    threads: Option<usize>,
-    /// Write no access log.
-    #[arg(long)]
-    no_access_log: bool,
 }
 
 /// A `[[proxy]]` section: requests under `prefix` go to `upstream`.
@@ -134,7 +117,7 @@ pub fn front(
 }
 
 pub fn run(args: ProxyArgs) -> Result<ExitCode, CliError> {
-    crate::startup::init_logging(!args.no_access_log);
+    crate::startup::init_logging(!args.listen.no_access_log);
     let config = proxy_config(
         &args.upstream,
         &args.host,
@@ -150,14 +133,12 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode, CliError> {
     let service = HintLayer::new(policy).layer(proxy.clone());
 
     let (identity, generated) =
-        crate::startup::tls_identity(args.cert.as_deref(), args.key.as_deref())?;
-    let mut addrs = args.addrs.clone();
+        crate::startup::tls_identity(args.listen.cert.as_deref(), args.listen.key.as_deref())?;
+    let mut addrs = args.listen.addrs.clone();
     if addrs.is_empty() {
         addrs.push(SocketAddr::from(([127, 0, 0, 1], 8443)));
     }
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
+    let threads = args.listen.threads();
     let mut builder = Server::builder()
         .tls(identity.server_config(&[b"h2", b"http/1.1"])?)
         .limits(Limits::default())
@@ -165,7 +146,7 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode, CliError> {
     for a in &addrs {
         builder = builder.bind_tls(*a);
     }
-    for a in &args.h2c {
+    for a in &args.listen.h2c {
         builder = builder.bind_plain(*a);
     }
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -22,21 +22,8 @@ use crate::{startup, CliError};
 pub struct ServeArgs {
     /// The directory to serve [default: the config's `root`, else the current directory].
     root: Option<PathBuf>,
-    /// Listen for HTTPS (HTTP/2 and HTTP/1.1 by ALPN) here. May repeat.
-    /// [default: 127.0.0.1:8443]
-    #[arg(long = "addr", value_name = "ADDR")]
-    addrs: Vec<SocketAddr>,
-    /// Also listen in plaintext here: HTTP/1.1, and h2c for clients with prior knowledge.
-    /// Off unless given. May repeat.
-    #[arg(long = "h2c", value_name = "ADDR")]
-    h2c: Vec<SocketAddr>,
-    /// PEM certificate chain. Without --cert/--key a self-signed certificate for
-    /// localhost, 127.0.0.1 and ::1 is made in memory.
-    #[arg(long, value_name = "FILE", requires = "key")]
-    cert: Option<PathBuf>,
-    /// PEM private key for --cert.
-    #[arg(long, value_name = "FILE", requires = "cert")]
-    key: Option<PathBuf>,
+    #[command(flatten)]
+    listen: startup::ListenArgs,
     /// A TOML config file: push rules ([[push]] path = "/" resources = ["/style.css"]),
     /// addresses, TLS, limits. Flags given here win over it.
     #[arg(long, value_name = "FILE")]
@@ -74,19 +61,12 @@ pub struct ServeArgs {
     /// Close connections idle for this many seconds [default: 60].
     #[arg(long, value_name = "SECS")]
     idle_timeout: Option<u64>,
-    /// Serving threads, each with its own runtime and listening sockets (SO_REUSEPORT)
-    /// [default: one per core].
-    #[arg(long, value_name = "N")]
-    threads: Option<usize>,
-    /// Write no access log (one line per request, to stderr).
-    #[arg(long)]
-    no_access_log: bool,
     #[command(flatten)]
     sse: crate::sse_args::SseArgs,
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
-    startup::init_logging(!args.no_access_log);
+    startup::init_logging(!args.listen.no_access_log);
     let config = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
@@ -113,27 +93,25 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     let service = HintLayer::new(policy.clone()).layer(crate::proxy::front(files, &config.proxy)?);
 
     let (identity, generated) = startup::tls_identity(
-        args.cert.as_deref().or(config.tls.cert.as_deref()),
-        args.key.as_deref().or(config.tls.key.as_deref()),
+        args.listen.cert.as_deref().or(config.tls.cert.as_deref()),
+        args.listen.key.as_deref().or(config.tls.key.as_deref()),
     )?;
 
     let limits = limits(&args, &config);
-    let mut addrs = if args.addrs.is_empty() {
+    let mut addrs = if args.listen.addrs.is_empty() {
         config.listen.clone()
     } else {
-        args.addrs.clone()
+        args.listen.addrs.clone()
     };
-    let h2c = if args.h2c.is_empty() {
+    let h2c = if args.listen.h2c.is_empty() {
         config.h2c.clone()
     } else {
-        args.h2c.clone()
+        args.listen.h2c.clone()
     };
     if addrs.is_empty() {
         addrs.push(SocketAddr::from(([127, 0, 0, 1], 8443)));
     }
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
+    let threads = args.listen.threads();
     let mut builder = Server::builder()
         .tls(identity.server_config(&[b"h2", b"http/1.1"])?)
         .limits(limits)

@@ -5,12 +5,49 @@
 //! printed last (tests and scripts read up to it). What each command serves is its own.
 
 use std::io::Write;
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use h2push::tls::TlsIdentity;
 use h2push::Server;
 
 use crate::CliError;
+
+/// Where and how a serving command listens: the flags `serve` and `proxy` share.
+#[derive(clap::Args)]
+pub struct ListenArgs {
+    /// Listen for HTTPS (HTTP/2 and HTTP/1.1 by ALPN) here. May repeat.
+    /// [default: 127.0.0.1:8443]
+    #[arg(long = "addr", value_name = "ADDR")]
+    pub addrs: Vec<SocketAddr>,
+    /// Also listen in plaintext here: HTTP/1.1, and h2c for clients with prior knowledge.
+    /// Off unless given. May repeat.
+    #[arg(long = "h2c", value_name = "ADDR")]
+    pub h2c: Vec<SocketAddr>,
+    /// PEM certificate chain. Without --cert/--key a self-signed certificate for
+    /// localhost, 127.0.0.1 and ::1 is made in memory.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// PEM private key for --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Serving threads, each with its own runtime and listening sockets (SO_REUSEPORT)
+    /// [default: one per core].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Write no access log (one line per request, to stderr).
+    #[arg(long)]
+    pub no_access_log: bool,
+}
+
+impl ListenArgs {
+    /// The serving threads: as given, else one per core.
+    pub fn threads(&self) -> usize {
+        self.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
+    }
+}
 
 /// Logs to stderr; `RUST_LOG` overrides the default filter. Without `access_log`, the
 /// per-request lines (target `h2push::access`) are off.
