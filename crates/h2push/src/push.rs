@@ -7,7 +7,7 @@
 //! HTTP/2 driver in [`crate::conn`], which implements [`PushStream`]; which resources deserve a
 //! push is left to the hint policy in [`crate::hints`].
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -297,8 +297,8 @@ fn same_origin_path(
     }
 }
 
-/// The per-connection push ledger: which paths were pushed or cancelled, how many pushes
-/// are outstanding, and what the client allows.
+/// The per-connection push ledger ("push diary"): which paths were pushed or cancelled (the
+/// last [`DIARY_SIZE`] of each), how many pushes are outstanding, and what the client allows.
 ///
 /// The HTTP/2 driver consults it before every PUSH_PROMISE, so that one connection never
 /// pushes a path twice and never holds more outstanding pushes than the client's
@@ -312,8 +312,8 @@ pub(crate) struct PushBook {
     /// Pushes whose response is fully queued but maybe not yet written: h2 still counts their
     /// streams as open until its next flush, so their slots are freed only after it.
     finished: AtomicUsize,
-    pushed: Mutex<HashSet<PathAndQuery>>,
-    cancelled: Mutex<HashSet<PathAndQuery>>,
+    pushed: Mutex<Diary>,
+    cancelled: Mutex<Diary>,
 }
 
 impl fmt::Debug for PushBook {
@@ -346,8 +346,8 @@ impl PushBook {
             limit: AtomicUsize::new(usize::MAX),
             outstanding: AtomicUsize::new(0),
             finished: AtomicUsize::new(0),
-            pushed: Mutex::new(HashSet::new()),
-            cancelled: Mutex::new(HashSet::new()),
+            pushed: Mutex::new(Diary::default()),
+            cancelled: Mutex::new(Diary::default()),
         }
     }
 
@@ -420,6 +420,37 @@ impl PushBook {
     /// Marks `path` as cancelled by the client: it is not pushed again on this connection.
     pub(crate) fn cancelled(&self, path: &PathAndQuery) {
         lock(&self.cancelled).insert(path.clone());
+    }
+}
+
+/// Entries a [`Diary`] keeps (Apache's `H2PushDiarySize` default).
+pub(crate) const DIARY_SIZE: usize = 256;
+
+/// A bounded set of paths: past [`DIARY_SIZE`] entries the oldest is forgotten, so a long-lived
+/// connection's memory stays bounded (at worst a very old path is pushed once more).
+#[derive(Debug, Default)]
+pub(crate) struct Diary {
+    set: HashSet<PathAndQuery>,
+    order: VecDeque<PathAndQuery>,
+}
+
+impl Diary {
+    fn contains(&self, path: &PathAndQuery) -> bool {
+        self.set.contains(path)
+    }
+
+    /// Adds `path`; false if it was there already.
+    fn insert(&mut self, path: PathAndQuery) -> bool {
+        if !self.set.insert(path.clone()) {
+            return false;
+        }
+        self.order.push_back(path);
+        if self.order.len() > DIARY_SIZE {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
     }
 }
 
@@ -535,6 +566,21 @@ mod tests {
             p.promise("/x").method(Method::POST).send(),
             Err(PushError::UnsafeMethod(Method::POST))
         );
+    }
+
+    #[test]
+    fn the_diary_forgets_its_oldest_entry_past_its_size() {
+        let mut diary = Diary::default();
+        let path = |i: usize| format!("/r{i}").parse::<PathAndQuery>().unwrap();
+        for i in 0..DIARY_SIZE {
+            assert!(diary.insert(path(i)));
+        }
+        assert!(!diary.insert(path(0)), "already there");
+        assert!(diary.insert(path(DIARY_SIZE)));
+        assert!(!diary.contains(&path(0)), "the oldest is forgotten");
+        assert!(diary.contains(&path(1)) && diary.contains(&path(DIARY_SIZE)));
+        assert_eq!(diary.set.len(), DIARY_SIZE);
+        assert_eq!(diary.order.len(), DIARY_SIZE);
     }
 
     #[test]
