@@ -10,6 +10,7 @@ pub(crate) mod access_log;
 pub(crate) mod cork;
 pub(crate) mod h1;
 pub(crate) mod h2;
+pub(crate) mod hop_by_hop;
 pub(crate) mod sniff;
 
 use std::future::Future;

@@ -8,21 +8,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use http::header::{
-    HeaderName, HeaderValue, CONNECTION, COOKIE, HOST, TE, TRANSFER_ENCODING, UPGRADE,
-};
+use http::header::{HeaderName, HeaderValue, COOKIE, HOST, TE, TRANSFER_ENCODING, UPGRADE};
 use http::HeaderMap;
 
-/// The fields RFC 9110 §7.6.1 names as connection-specific, plus `Proxy-Connection` and
-/// `Keep-Alive` which the same section says to drop.
-const HOP_BY_HOP: [&str; 6] = [
-    "connection",
-    "proxy-connection",
-    "keep-alive",
-    "te",
-    "transfer-encoding",
-    "upgrade",
-];
+pub use crate::conn::hop_by_hop::strip_hop_by_hop;
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -44,36 +33,6 @@ pub enum HostHeader {
     Upstream,
     /// This value.
     Rewrite(HeaderValue),
-}
-
-/// Removes the hop-by-hop fields from `headers`: the fixed list of RFC 9110 §7.6.1 and every
-/// field the `Connection` header names.
-///
-/// ```
-/// use http::HeaderMap;
-/// let mut h = HeaderMap::new();
-/// h.insert("connection", "close, x-secret".parse().unwrap());
-/// h.insert("x-secret", "1".parse().unwrap());
-/// h.insert("keep-alive", "timeout=5".parse().unwrap());
-/// h.insert("x-kept", "1".parse().unwrap());
-/// h2push::proxy::strip_hop_by_hop(&mut h);
-/// assert_eq!(h.len(), 1);
-/// assert!(h.contains_key("x-kept"));
-/// ```
-pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
-    }
 }
 
 /// What the proxy knows of the client's request, for the forwarding fields.

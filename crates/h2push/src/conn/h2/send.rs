@@ -1,8 +1,9 @@
 //! Writing one response on an HTTP/2 stream.
 //!
-//! This module owns the part shared by ordinary and pushed responses: a head stripped of the
-//! fields HTTP/2 forbids, then the body under flow control, stopping at once (and dropping the
-//! body) when the client resets the stream. Which stream and why is the caller's business.
+//! This module owns the part shared by ordinary and pushed responses: the body under flow
+//! control, stopping at once (and dropping the body) when the client resets the stream. The
+//! head (stripped of hop-by-hop fields, [`crate::conn::hop_by_hop`]) and which stream it is
+//! are the caller's business.
 
 use std::future::poll_fn;
 use std::pin::pin;
@@ -10,8 +11,6 @@ use std::task::Poll;
 
 use bytes::Bytes;
 use h2::{Reason, SendStream};
-use http::header::{CONNECTION, TE, TRANSFER_ENCODING, UPGRADE};
-use http::{HeaderMap, HeaderName};
 use http_body::Body as HttpBody;
 
 use crate::body::BoxError;
@@ -25,30 +24,6 @@ pub(super) enum SendEnd {
     Reset(Reason),
     /// The body failed or the stream broke; the stream was reset if still open.
     Failed,
-}
-
-/// Removes the connection-specific fields HTTP/2 forbids (RFC 9113 §8.2.2); h2 would refuse
-/// the whole response over them, and an app or an upstream may well set them.
-pub(super) fn strip_connection_headers(headers: &mut HeaderMap) {
-    if let Some(conn) = headers.remove(CONNECTION) {
-        // Fields named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
-        if let Ok(names) = conn.to_str() {
-            for name in names.split(',') {
-                if let Ok(name) = HeaderName::from_bytes(name.trim().as_bytes()) {
-                    headers.remove(name);
-                }
-            }
-        }
-    }
-    for name in [TRANSFER_ENCODING, UPGRADE] {
-        headers.remove(name);
-    }
-    for name in ["keep-alive", "proxy-connection"] {
-        headers.remove(name);
-    }
-    if headers.get(TE).is_some_and(|v| v != "trailers") {
-        headers.remove(TE);
-    }
 }
 
 /// Sends `body` on `send`, counting the bytes into `sent`. `before_end` runs just before the
@@ -167,32 +142,5 @@ fn finish(r: Result<(), h2::Error>) -> SendEnd {
             Some(reason) if e.is_remote() => SendEnd::Reset(reason),
             _ => SendEnd::Failed,
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn connection_specific_fields_are_stripped() {
-        let mut h = HeaderMap::new();
-        h.insert(CONNECTION, "close, x-hop".parse().unwrap());
-        h.insert("x-hop", "1".parse().unwrap());
-        h.insert("keep-alive", "timeout=5".parse().unwrap());
-        h.insert(TRANSFER_ENCODING, "chunked".parse().unwrap());
-        h.insert(TE, "gzip".parse().unwrap());
-        h.insert("content-type", "text/plain".parse().unwrap());
-        strip_connection_headers(&mut h);
-        assert_eq!(h.len(), 1, "{h:?}");
-        assert!(h.contains_key("content-type"));
-    }
-
-    #[test]
-    fn te_trailers_is_kept() {
-        let mut h = HeaderMap::new();
-        h.insert(TE, "trailers".parse().unwrap());
-        strip_connection_headers(&mut h);
-        assert!(h.contains_key(TE));
     }
 }

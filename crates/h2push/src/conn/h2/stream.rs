@@ -21,10 +21,11 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body::Body as HttpBody;
 use http_body_util::Either;
 
-use super::send::{send_body, strip_connection_headers, SendEnd};
+use super::send::{send_body, SendEnd};
 use super::Conn;
 use crate::body::Body;
 use crate::conn::access_log::{AccessRecord, Hinted, Outcome};
+use crate::conn::hop_by_hop::strip_hop_by_hop;
 use crate::conn::{internal_error, HttpService, PeerAddr, Protocol};
 use crate::hints::early_hints::{EarlyHintsError, HintStream};
 use crate::push::{Promise, PushBook, PushError, PushEvent, PushSlot, PushStream, Pusher};
@@ -139,7 +140,9 @@ pub(super) async fn serve_stream<S: HttpService>(
     };
 
     let (mut head, body) = response.into_parts();
-    strip_connection_headers(&mut head.headers);
+    // h2 refuses a head with connection-specific fields (RFC 9113 §8.2.2); an app or an
+    // upstream may well set them.
+    strip_hop_by_hop(&mut head.headers);
     record.status = Some(head.status);
     if let Some(Hinted(paths)) = head.extensions.remove() {
         record.hinted = paths;
@@ -380,7 +383,9 @@ where
     B::Error: Into<crate::BoxError>,
 {
     let (mut head, body) = res.into_parts();
-    strip_connection_headers(&mut head.headers);
+    // h2 refuses a head with connection-specific fields (RFC 9113 §8.2.2); an app or an
+    // upstream may well set them.
+    strip_hop_by_hop(&mut head.headers);
     record.status = Some(head.status);
     let eos = is_head || body.is_end_stream();
     match conn
