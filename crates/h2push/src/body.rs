@@ -4,7 +4,7 @@
 //! HTTP/2 (an `h2::RecvStream`, whose flow-control window this type releases as data is read)
 //! or HTTP/1.1 (hyper's `Incoming`). It is also a convenient response body: in-memory bytes,
 //! empty, or any boxed `http_body::Body`. Turning response bodies into frames is left to the
-//! connection drivers in [`crate::conn`].
+//! connection drivers in `conn`.
 
 use std::fmt;
 use std::pin::Pin;

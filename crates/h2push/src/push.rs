@@ -2,9 +2,9 @@
 //!
 //! This module owns the push API an application sees (like Go's `http.Pusher`) and the guards
 //! of RFC 9113 §8.4 that do not depend on frames: safe methods only, same origin only, a valid
-//! path, one push per path per connection ([`PushBook`]), and no more outstanding pushes than
+//! path, one push per path per connection (`PushBook`), and no more outstanding pushes than
 //! the client allows. Sending PUSH_PROMISE frames and the pushed responses is left to the
-//! HTTP/2 driver in [`crate::conn`], which implements [`PushStream`]; which resources deserve a
+//! HTTP/2 driver in `conn`, which implements `PushStream`; which resources deserve a
 //! push is left to the hint policy in [`crate::hints`].
 
 use std::collections::{HashSet, VecDeque};

@@ -4,7 +4,7 @@
 //! (each address a clear error), the TLS handshake and ALPN choice (`h2` → HTTP/2, otherwise
 //! HTTP/1.1), preface sniffing on plaintext ports, the connection cap, and shutdown in two
 //! steps — stop accepting and ask every connection to finish (GOAWAY on HTTP/2), then after
-//! the grace period close what is left. Serving requests is [`crate::conn`]'s.
+//! the grace period close what is left. Serving requests is `conn`'s.
 
 use std::io;
 use std::net::SocketAddr;

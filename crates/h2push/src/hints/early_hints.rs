@@ -2,7 +2,7 @@
 //!
 //! This module owns the API an application uses to send `Link` hints before its final
 //! response (RFC 8297) and the rule that a 103 can only precede the final head. Writing the
-//! 103 on the wire is left to the HTTP/2 driver in [`crate::conn`]; over HTTP/1.1 (hyper has
+//! 103 on the wire is left to the HTTP/2 driver in `conn`; over HTTP/1.1 (hyper has
 //! no server-side 1xx) the links are kept and merged into the final response's `Link` header
 //! by the HTTP/1.1 driver, so the client still learns them.
 

@@ -4,7 +4,7 @@
 //! source (rules, the response's `Link: rel=preload`, HTML scanning, learning) and each output
 //! (PUSH_PROMISE, 103 Early Hints to navigations, `Link: rel=preload` on the final response),
 //! the cache digest, the per-page budget and the metrics path — and the navigation test.
-//! Applying it to requests is [`super::service`]'s; each feature lives in its own module
+//! Applying it to requests is `hints::service`'s; each feature lives in its own module
 //! (`html`, `learn`, `digest`, `order`, `metrics`).
 
 use http::header::ACCEPT;

@@ -2,9 +2,9 @@
 //!
 //! This module owns [`Proxy`], a tower service that forwards each request to one upstream over
 //! a pooled keep-alive HTTP/1.1 connection and streams both bodies without buffering. On the
-//! way it strips hop-by-hop fields and adds `Forwarded`/`X-Forwarded-*` ([`headers`]),
+//! way it strips hop-by-hop fields and adds `Forwarded`/`X-Forwarded-*` (`headers.rs`),
 //! forwards the upstream's 103 Early Hints to the client as they arrive (and pushes what they
-//! preload), and remembers each route's preload links ([`route_hints`]) so the next request
+//! preload), and remembers each route's preload links (`route_hints.rs`) so the next request
 //! for the route gets its 103 and pushes before the upstream has answered. Failures become
 //! 502/503/504 ([`UpstreamError`]). Pushing the final response's own `Link: rel=preload`
 //! headers is left to [`HintLayer`](crate::hints::HintLayer) wrapped around the proxy; the
