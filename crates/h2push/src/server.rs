@@ -118,27 +118,29 @@ impl ServerBuilder {
         }
         let threads = self.threads.max(1);
         let reuse_port = threads > 1;
+        let requested = (self.tls_addrs.into_iter().map(|a| (a, true)))
+            .chain(self.plain_addrs.into_iter().map(|a| (a, false)));
         let mut first = Vec::new();
-        for addr in self.tls_addrs {
-            if tls.is_none() {
+        // Where the first set really listens (port 0 picked a port): the other threads'
+        // listeners bind the same.
+        let mut resolved = Vec::new();
+        for (addr, is_tls) in requested {
+            if is_tls && tls.is_none() {
                 return Err(ServerError::NoTls(addr));
             }
-            first.push((bind(addr, reuse_port)?, true));
-        }
-        for addr in self.plain_addrs {
-            first.push((bind(addr, reuse_port)?, false));
+            let listener = bind(addr, reuse_port)?;
+            let actual = listener
+                .local_addr()
+                .map_err(|source| ServerError::Bind { addr, source })?;
+            first.push((listener, is_tls));
+            resolved.push((actual, is_tls));
         }
         let mut sets = vec![first];
         for _ in 1..threads {
-            // The same addresses as the first set, ports resolved (port 0 picked one).
-            let mut set = Vec::new();
-            for (l, is_tls) in &sets[0] {
-                let addr = l.local_addr().map_err(|source| ServerError::Bind {
-                    addr: SocketAddr::from(([0, 0, 0, 0], 0)),
-                    source,
-                })?;
-                set.push((bind(addr, true)?, *is_tls));
-            }
+            let set = resolved
+                .iter()
+                .map(|&(addr, is_tls)| Ok((bind(addr, true)?, is_tls)))
+                .collect::<Result<Vec<_>, ServerError>>()?;
             sets.push(set);
         }
         let (shutdown, _) = watch::channel(false);
