@@ -19,7 +19,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::access_log::{AccessRecord, Outcome};
-use super::{internal_error, ConnInfo, HttpService, Limits, PeerAddr, Protocol};
+use super::{insert_request_extensions, internal_error, ConnInfo, HttpService, Limits, Protocol};
 use crate::body::{Body, BoxError};
 use crate::push::{PushError, Pusher};
 use crate::server::ShutdownSignal;
@@ -77,11 +77,13 @@ async fn respond<S: HttpService>(
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut record = AccessRecord::new(info.peer, protocol, &parts.method, target);
     let hints = EarlyHints::deferred();
-    let ext = &mut parts.extensions;
-    ext.insert(Pusher::unavailable(PushError::Http1));
-    ext.insert(hints.clone());
-    ext.insert(PeerAddr(info.peer));
-    ext.insert(protocol);
+    insert_request_extensions(
+        &mut parts.extensions,
+        Pusher::unavailable(PushError::Http1),
+        hints.clone(),
+        &info,
+        protocol,
+    );
     let is_head = parts.method == Method::HEAD;
     let req = Request::from_parts(parts, Body::from_h1(incoming));
 

@@ -155,6 +155,22 @@ where
     }
 }
 
+/// Gives a request the extensions every request carries, whatever its protocol: its
+/// [`Pusher`](crate::Pusher), its [`EarlyHints`](crate::EarlyHints), the client's
+/// [`PeerAddr`] and the [`Protocol`].
+pub(crate) fn insert_request_extensions(
+    ext: &mut http::Extensions,
+    pusher: crate::Pusher,
+    hints: crate::EarlyHints,
+    info: &ConnInfo,
+    protocol: Protocol,
+) {
+    ext.insert(pusher);
+    ext.insert(hints);
+    ext.insert(PeerAddr(info.peer));
+    ext.insert(protocol);
+}
+
 /// The answer when the service itself fails: a plain 500 (the error goes to the log).
 pub(crate) fn internal_error() -> Response<Body> {
     let mut res = Response::new(Body::from("internal server error\n"));

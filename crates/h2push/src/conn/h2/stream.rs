@@ -26,7 +26,7 @@ use super::Conn;
 use crate::body::Body;
 use crate::conn::access_log::{AccessRecord, Hinted, Outcome};
 use crate::conn::hop_by_hop::strip_hop_by_hop;
-use crate::conn::{internal_error, HttpService, PeerAddr, Protocol};
+use crate::conn::{insert_request_extensions, internal_error, HttpService, Protocol};
 use crate::hints::early_hints::{EarlyHintsError, HintStream};
 use crate::push::{Promise, PushBook, PushError, PushEvent, PushSlot, PushStream, Pusher};
 use crate::EarlyHints;
@@ -106,15 +106,13 @@ pub(super) async fn serve_stream<S: HttpService>(
         }),
     });
 
-    let ext = &mut parts.extensions;
-    ext.insert(if can_push {
+    let pusher = if can_push {
         Pusher::new(parent.clone())
     } else {
         Pusher::unavailable(PushError::Disabled)
-    });
-    ext.insert(EarlyHints::new(parent.clone()));
-    ext.insert(PeerAddr(info.peer));
-    ext.insert(protocol);
+    };
+    let hints = EarlyHints::new(parent.clone());
+    insert_request_extensions(&mut parts.extensions, pusher, hints, &info, protocol);
     let req = Request::from_parts(parts, Body::from_h2(recv));
 
     // Run the service, unless the client resets the stream first: then drop its future.
@@ -271,12 +269,13 @@ impl<S: HttpService> PushStream for Parent<S> {
         *req.uri_mut() = uri;
         *req.headers_mut() = headers;
         let info = self.conn.info;
-        let protocol = Protocol::H2 { tls: info.tls };
-        let ext = req.extensions_mut();
-        ext.insert(Pusher::unavailable(PushError::Nested));
-        ext.insert(EarlyHints::deferred());
-        ext.insert(PeerAddr(info.peer));
-        ext.insert(protocol);
+        insert_request_extensions(
+            req.extensions_mut(),
+            Pusher::unavailable(PushError::Nested),
+            EarlyHints::deferred(),
+            &info,
+            Protocol::H2 { tls: info.tls },
+        );
         self.conn.start_push(serve_pushed(
             self.conn.clone(),
             req,
