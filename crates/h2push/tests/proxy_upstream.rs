@@ -385,12 +385,21 @@ async fn half_sent_response_resets_the_client_stream() {
     })
     .await;
     let srv = proxy_server(config(&up.url())).await;
-    let (head, mut body) = h2c(srv.plain, get_req(srv.plain, "/"), None).await;
-    assert_eq!(head.status, StatusCode::OK);
-    let err = read_all(&mut body)
-        .await
-        .expect_err("a truncated body must not end cleanly");
+    // The head and the reset usually reach the client in that order. When the upstream's
+    // fragment and its end come within one of the server's write batches, h2 drops the
+    // still-queued head when the reset is queued, and only the reset goes out. Either way
+    // the stream is aborted, never ended cleanly: that is what is checked.
+    let err = match h2c_head(srv.plain, get_req(srv.plain, "/"), None).await {
+        Ok((head, mut body)) => {
+            assert_eq!(head.status, StatusCode::OK);
+            read_all(&mut body)
+                .await
+                .expect_err("a truncated body must not end cleanly")
+        }
+        Err(e) => e,
+    };
     assert!(err.is_reset(), "{err:?}");
+    assert_eq!(err.reason(), Some(h2::Reason::INTERNAL_ERROR), "{err:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -121,6 +121,15 @@ pub async fn h2c(
     req: Request<()>,
     body: Option<Bytes>,
 ) -> (http::response::Parts, h2::RecvStream) {
+    h2c_head(addr, req, body).await.expect("response head")
+}
+
+/// As [`h2c`], but a stream reset before the head is returned, not a panic.
+pub async fn h2c_head(
+    addr: SocketAddr,
+    req: Request<()>,
+    body: Option<Bytes>,
+) -> Result<(http::response::Parts, h2::RecvStream), h2::Error> {
     let tcp = TcpStream::connect(addr).await.unwrap();
     let (mut client, conn) = h2::client::Builder::new()
         .enable_push(false)
@@ -149,10 +158,8 @@ pub async fn h2c(
     }
     let res = tokio::time::timeout(Duration::from_secs(10), res)
         .await
-        .expect("response head in time")
-        .expect("response head");
-    let (parts, recv) = res.into_parts();
-    (parts, recv)
+        .expect("response head in time")?;
+    Ok(res.into_parts())
 }
 
 /// Reads a whole h2 body; `Err` if the stream was reset or broke.
