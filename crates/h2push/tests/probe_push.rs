@@ -15,6 +15,9 @@ fn options(server: &TestServer, scheme: &str, path: &str) -> ProbeOptions {
         url: format!("{scheme}://{}{path}", server.addr).parse().unwrap(),
         insecure: true,
         timeout: WAIT,
+        // The pushes these tests expect complete; on a loaded machine they may take longer
+        // than the default second to arrive.
+        push_wait: WAIT,
         ..ProbeOptions::default()
     }
 }
@@ -26,8 +29,21 @@ async fn run(opts: &ProbeOptions) -> ProbeReport {
         .unwrap_or_else(|e| panic!("probe failed: {e}"))
 }
 
-/// What every hinted-page probe must show, whatever the transport.
+/// What every hinted-page probe must show, whatever the transport. A failed check shows the
+/// whole report (its timeline, with times) under the assertion that failed.
 fn check_hinted_report(report: &ProbeReport) {
+    let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_hinted(report)));
+    if let Err(cause) = checked {
+        let why = cause
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| cause.downcast_ref::<&str>().copied())
+            .unwrap_or("(no message)");
+        panic!("{why}\nthe probe saw:\n{}", report.render_text());
+    }
+}
+
+fn check_hinted(report: &ProbeReport) {
     let page = hinted_page();
     assert_eq!(report.exchanges.len(), 1);
     let ex = &report.exchanges[0];

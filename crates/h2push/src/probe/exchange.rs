@@ -158,7 +158,10 @@ pub(crate) async fn run(
 ///
 /// Everything already received when the task wakes is stamped in causal order — 1xx first,
 /// then PUSH_PROMISEs, then the final HEADERS — because the per-stream queues h2 keeps do not
-/// say how frames that arrived in one read interleaved.
+/// say how frames that arrived in one read interleaved. The connection may be read on another
+/// thread while this task runs, so the promises are taken *before* the 1xx queue is drained
+/// and stamped after it: a 1xx that preceded a promise on the wire is in its queue by the time
+/// the promise is in its own, and so is never stamped later than that promise.
 async fn read_main(
     response_fut: &mut ResponseFuture,
     informational: &mut Vec<Informational>,
@@ -166,6 +169,7 @@ async fn read_main(
     clock: &Clock,
 ) -> Result<MainResponse, h2::Error> {
     let response = poll_fn(|cx| {
+        let promised = pushes.take_promises(cx);
         let final_is_next = loop {
             match response_fut.poll_informational(cx) {
                 Poll::Ready(Some(Ok(interim))) => informational.push(Informational {
@@ -181,7 +185,7 @@ async fn read_main(
                 Poll::Pending => break false,
             }
         };
-        pushes.poll_promises(cx);
+        pushes.accept_all(promised);
         if !final_is_next {
             // Polling the response future now could skip a 1xx that lands in between.
             return Poll::Pending;
@@ -235,18 +239,33 @@ struct Collector {
 }
 
 impl Collector {
-    /// Takes every promise received so far; registers the waker for more.
+    /// Takes and accepts every promise received so far; registers the waker for more.
     fn poll_promises(&mut self, cx: &mut Context<'_>) {
+        let promised = self.take_promises(cx);
+        self.accept_all(promised);
+    }
+
+    /// Takes every promise received so far without stamping them; registers the waker for
+    /// more.
+    fn take_promises(&mut self, cx: &mut Context<'_>) -> Vec<h2::client::PushPromise> {
+        let mut taken = Vec::new();
         while !self.done {
             // `push_promise()` is a stateless wrapper around the promise queue, so a fresh
             // future per poll loses nothing.
             let next = std::pin::pin!(self.promises.push_promise()).poll(cx);
             match next {
-                Poll::Ready(Some(Ok(promise))) => self.accept(promise),
+                Poll::Ready(Some(Ok(promise))) => taken.push(promise),
                 // An error here is the request stream's own, which `read_main` reports.
                 Poll::Ready(Some(Err(_))) | Poll::Ready(None) => self.done = true,
                 Poll::Pending => break,
             }
+        }
+        taken
+    }
+
+    fn accept_all(&mut self, promised: Vec<h2::client::PushPromise>) {
+        for promise in promised {
+            self.accept(promise);
         }
     }
 
