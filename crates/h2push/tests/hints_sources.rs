@@ -19,7 +19,7 @@ use tower::Layer;
 const HEAD_HINTS: [&str; 3] = ["/style.css", "/font.woff2", "/app.js"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn html_scan_finds_render_blocking_resources_and_ignores_async_defer_and_body() {
+async fn html_scan_finds_render_blocking_resources_and_ignores_async_nomodule_and_body() {
     let site = HintSite::new();
     let srv = serve_files(&site, HintPolicy::default()).await;
     let ex = fetch(&srv, "/", &[navigate()]).await;
@@ -223,18 +223,95 @@ async fn learning_is_off_for_dynamic_routes_unless_asked() {
         .is_empty());
 }
 
-/// What a browser does after loading `page`: fetch its body's image and script, with
-/// `Referer` naming the page.
+/// What a browser does when it loads `page`: navigate to it, then fetch its body's image
+/// and script with `Referer` naming the page, all on one connection (learning is per
+/// connection).
 async fn learn_from_browser(srv: &common::TestServer, page: &str) {
-    let referer = format!("https://127.0.0.1:{}{page}", srv.tls.port());
+    let subresources = [("/hero.png", "image"), ("/body.js", "script")];
+    let texts = browse(srv, page, &subresources).await;
+    assert!(
+        texts.iter().all(|t| t.starts_with("HTTP/1.1 200")),
+        "{texts:?}"
+    );
+}
+
+/// Navigates to `page`, then requests each `(path, destination)` as its sub-resource
+/// (`Sec-Fetch-Mode: no-cors`, `Referer` naming the page), pipelined on one plaintext
+/// HTTP/1.1 connection; returns each response's status line and headers.
+async fn browse(
+    srv: &common::TestServer,
+    page: &str,
+    subresources: &[(&str, &str)],
+) -> Vec<String> {
+    let host = format!("127.0.0.1:{}", srv.plain.port());
+    let mut req = format!(
+        "GET {page} HTTP/1.1\r\nHost: {host}\r\nSec-Fetch-Mode: navigate\r\nSec-Fetch-Dest: document\r\n\r\n"
+    );
+    for (i, (path, dest)) in subresources.iter().enumerate() {
+        let close = if i + 1 == subresources.len() {
+            "Connection: close\r\n"
+        } else {
+            ""
+        };
+        req.push_str(&format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nReferer: http://{host}{page}\r\n\
+             Sec-Fetch-Mode: no-cors\r\nSec-Fetch-Dest: {dest}\r\n{close}\r\n"
+        ));
+    }
+    let (_, text) = common::raw_http1(srv.plain, req.as_bytes()).await;
+    let heads: Vec<String> = text
+        .split("HTTP/1.1 ")
+        .skip(1)
+        .map(|r| format!("HTTP/1.1 {}", r.split("\r\n\r\n").next().unwrap_or("")))
+        .collect();
+    assert_eq!(heads.len(), subresources.len() + 1, "{text}");
+    heads
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn learning_needs_the_navigations_connection() {
+    // Sub-resource requests with the right Referer, but on another connection than the
+    // navigation (as another user behind the same NAT address would make them).
+    let site = HintSite::new();
+    let srv = serve_files(&site, HintPolicy::default()).await;
+    fetch(&srv, "/bare.html", &[navigate()]).await;
+    let referer = format!("https://127.0.0.1:{}/bare.html", srv.tls.port());
     let mut opts = srv.opts("/hero.png");
-    opts.extra_paths = vec!["/body.js".into()];
     opts.headers = vec![
         header("referer", &referer),
         header("sec-fetch-mode", "no-cors"),
     ];
-    let report = probe(&opts).await.unwrap();
-    assert!(report.exchanges.iter().all(|e| e.response.status == 200));
+    assert_eq!(
+        probe(&opts).await.unwrap().exchanges[0].response.status,
+        200
+    );
+    let later = fetch(&srv, "/bare.html", &[navigate()]).await;
+    assert!(later.informational.is_empty(), "{:?}", later.informational);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hint_the_browser_fetches_twice_is_dropped_for_the_page() {
+    let site = HintSite::new();
+    let srv = serve_files(&site, HintPolicy::default()).await;
+    // A browser that cannot use the preload of /app.js: it fetches it twice.
+    let texts = browse(&srv, "/", &[("/app.js", "script"), ("/app.js", "script")]).await;
+    assert!(
+        texts[0].to_ascii_lowercase().contains("link: </app.js>"),
+        "{texts:?}"
+    );
+    let later = fetch(&srv, "/", &[navigate()]).await;
+    assert_eq!(
+        early_hint_targets(&later).unwrap(),
+        ["/style.css", "/font.woff2"]
+    );
+    // Fetched once (the preload was used): kept.
+    let texts = browse(&srv, "/other.html", &[("/other.js", "script")]).await;
+    assert_eq!(texts.len(), 2);
+    let other = fetch(&srv, "/other.html", &[navigate()]).await;
+    assert_eq!(
+        early_hint_targets(&other).unwrap(),
+        ["/style.css", "/other.js"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,12 +1,17 @@
-//! Zero-config hints: the render-blocking resources in a static HTML file's `<head>`.
+//! Zero-config hints: the resources in a static HTML file's `<head>` that a preload can serve.
 //!
 //! This module owns reading a page's `<head>` the way a browser's preload scanner would and
-//! returning what blocks its first render: stylesheets (for all or screen media), classic
-//! scripts without `async`/`defer`, and `<link rel=preload>`s (fonts among them). Scripts
-//! that are `async`, `defer`, `type=module` or `nomodule`, print stylesheets, anything inside
-//! `<noscript>` or `<template>`, anything after the head ends (explicitly or implicitly, as
-//! the HTML tree builder would end it), and other origins are left out. Results are cached
-//! per file version (path + ETag), so a file is read once per edit. Serving the file is
+//! returning what the page needs first, each with the relation, `as=` and `crossorigin` the
+//! page will fetch it with (a preload that differs in credentials mode is downloaded twice):
+//! stylesheets (for all or screen media), classic scripts without `async` (`defer` ones too),
+//! module scripts (as `modulepreload`, the main bundle of Vite, Astro, SvelteKit or Next
+//! builds), `<link rel=preload>` and `<link rel=modulepreload>`, and `<link rel=preconnect>`
+//! to other origins. Left out: `async` and `nomodule` scripts, print stylesheets, anything
+//! inside `<noscript>` or `<template>`, anything after the head ends (explicitly or
+//! implicitly, as the HTML tree builder would end it), and other origins. Icons and manifests
+//! (`rel=icon`, `apple-touch-icon`, `manifest`…) are fetched by the browser itself, which no
+//! preload serves: they are returned apart, as paths never to hint. Results are cached per
+//! file version (path + ETag), so a file is read once per edit. Serving the file is
 //! [`crate::files`]'s; deciding what to do with the hints is the policy's.
 //!
 //! Tokenizing is [`html5gum`]'s: a WHATWG-conformant tokenizer (it passes html5lib's
@@ -34,24 +39,56 @@ const MAX_PAGES: usize = 1024;
 /// The origin relative URLs are resolved against; only results on it are kept.
 const ORIGIN: &str = "http://h2push.invalid";
 
-/// The render-blocking resources of an HTML document requested at `doc_path` (which
-/// relative URLs are resolved against), in document order, same-origin only.
+/// The resources of an HTML document requested at `doc_path` (which relative URLs are
+/// resolved against) that a preload can serve, in document order: same-origin paths, and
+/// preconnects to other origins.
 ///
 /// ```
+/// use h2push::hints::HintRel;
 /// let html = r#"<!doctype html><html><head>
+///   <link rel=icon href="/favicon.svg">
 ///   <link rel=stylesheet href="css/site.css">
 ///   <link rel=preload href="/f.woff2" as=font crossorigin>
+///   <script type="module" crossorigin src="/assets/index-D_6Ay_gG.js"></script>
 ///   <script src="/app.js"></script>
 ///   <script src="/analytics.js" async></script>
 /// </head><body><script src="/late.js"></script></body></html>"#;
 /// let hints = h2push::hints::scan_head(html, "/blog/index.html");
 /// let paths: Vec<&str> = hints.iter().map(|h| h.path.as_str()).collect();
-/// assert_eq!(paths, ["/blog/css/site.css", "/f.woff2", "/app.js"]);
+/// assert_eq!(paths, ["/blog/css/site.css", "/f.woff2", "/assets/index-D_6Ay_gG.js", "/app.js"]);
 /// assert_eq!(hints[1].as_.as_deref(), Some("font"));
+/// assert_eq!(hints[2].rel, HintRel::ModulePreload);
+/// assert_eq!(hints[2].crossorigin.as_deref(), Some(""));
 /// ```
 pub fn scan_head(html: &str, doc_path: &str) -> Vec<Hint> {
+    scan(html, doc_path).hints
+}
+
+/// What a head scan found: the hints, and the paths no preload can serve (icons, the
+/// manifest), never to be hinted for the page.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct HeadScan {
+    pub hints: Vec<Hint>,
+    pub never: Vec<String>,
+}
+
+/// The `rel` values of links the browser fetches by itself, for which a preload is never
+/// used.
+const BROWSER_FETCHED: &[&str] = &[
+    "icon",
+    "apple-touch-icon",
+    "apple-touch-icon-precomposed",
+    "mask-icon",
+    "manifest",
+];
+
+pub(crate) fn scan(html: &str, doc_path: &str) -> HeadScan {
+    let mut never = vec!["/favicon.ico".to_owned()];
     let Ok(mut base) = url::Url::parse(ORIGIN).and_then(|o| o.join(doc_path)) else {
-        return Vec::new();
+        return HeadScan {
+            hints: Vec::new(),
+            never,
+        };
     };
     let mut emitter = DefaultEmitter::default();
     // Switch to RAWTEXT/RCDATA/script states after <style>, <title>, <script>, <noscript>…
@@ -85,7 +122,12 @@ pub fn scan_head(html: &str, doc_path: &str) -> Vec<Hint> {
                         }
                     }
                     b"base" => {}
-                    b"link" => hints.extend(link_hint(&tag, &base)),
+                    b"link" => match link_hint(&tag, &base) {
+                        Linked::Hint(h) => hints.push(h),
+                        Linked::Never(p) if !never.contains(&p) => never.push(p),
+                        Linked::Never(_) => {}
+                        Linked::Nothing => {}
+                    },
                     b"script" => {
                         raw_text = true;
                         hints.extend(script_hint(&tag, &base));
@@ -121,7 +163,9 @@ pub fn scan_head(html: &str, doc_path: &str) -> Vec<Hint> {
             _ => {}
         }
     }
-    dedupe(hints)
+    let mut hints = dedupe(hints);
+    hints.retain(|h| !never.contains(&h.path));
+    HeadScan { hints, never }
 }
 
 fn dedupe(hints: Vec<Hint>) -> Vec<Hint> {
@@ -145,7 +189,7 @@ fn has_attr(tag: &StartTag<()>, name: &str) -> bool {
 }
 
 /// The same-origin path (with query) of `href` resolved against `base`.
-fn local_path(base: &url::Url, href: &str) -> Option<String> {
+pub(super) fn local_path(base: &url::Url, href: &str) -> Option<String> {
     let href = href.trim();
     if href.is_empty() {
         return None;
@@ -170,17 +214,51 @@ fn crossorigin(tag: &StartTag<()>) -> Option<String> {
     })
 }
 
-fn link_hint(tag: &StartTag<()>, base: &url::Url) -> Option<Hint> {
+/// What one `<link>` means for the hints.
+enum Linked {
+    Hint(Hint),
+    /// A path the browser fetches by itself (an icon): never hinted.
+    Never(String),
+    Nothing,
+}
+
+fn link_hint(tag: &StartTag<()>, base: &url::Url) -> Linked {
+    link_hint_of(tag, base).unwrap_or(Linked::Nothing)
+}
+
+fn link_hint_of(tag: &StartTag<()>, base: &url::Url) -> Option<Linked> {
     let rel = attr(tag, "rel")?.to_ascii_lowercase();
     let rels: Vec<&str> = rel.split_ascii_whitespace().collect();
-    let path = local_path(base, attr(tag, "href")?)?;
+    let href = attr(tag, "href")?;
+    if rels.contains(&"preconnect") {
+        let origin = base.join(href.trim()).ok()?.origin();
+        if !origin.is_tuple() || origin == base.origin() {
+            return None;
+        }
+        return Some(Linked::Hint(Hint::preconnect(
+            origin.ascii_serialization(),
+            crossorigin(tag).as_deref(),
+        )));
+    }
+    let path = local_path(base, href)?;
+    if rels.iter().any(|r| BROWSER_FETCHED.contains(r)) {
+        return Some(Linked::Never(path));
+    }
+    if !screen_media(tag) {
+        return None;
+    }
     if rels.contains(&"stylesheet") {
-        if rels.contains(&"alternate") || has_attr(tag, "disabled") || !screen_media(tag) {
+        if rels.contains(&"alternate") || has_attr(tag, "disabled") {
             return None;
         }
         let mut h = Hint::new(path).with_as("style");
         h.crossorigin = crossorigin(tag);
-        return Some(h);
+        return Some(Linked::Hint(h));
+    }
+    if rels.contains(&"modulepreload") {
+        let mut h = Hint::module(path);
+        h.crossorigin = crossorigin(tag);
+        return Some(Linked::Hint(h));
     }
     if rels.contains(&"preload") {
         let mut h = Hint::new(path);
@@ -192,10 +270,7 @@ fn link_hint(tag: &StartTag<()>, base: &url::Url) -> Option<Hint> {
             None if h.as_.as_deref() == Some("font") => Some(String::new()),
             c => c,
         };
-        if !screen_media(tag) {
-            return None;
-        }
-        return Some(h);
+        return Some(Linked::Hint(h));
     }
     None
 }
@@ -216,29 +291,30 @@ fn screen_media(tag: &StartTag<()>) -> bool {
 
 fn script_hint(tag: &StartTag<()>, base: &url::Url) -> Option<Hint> {
     let src = attr(tag, "src")?;
-    if has_attr(tag, "async") || has_attr(tag, "defer") || has_attr(tag, "nomodule") {
+    if has_attr(tag, "async") || has_attr(tag, "nomodule") {
         return None;
     }
-    let classic = match attr(tag, "type").map(|t| t.trim().to_ascii_lowercase()) {
-        None => true,
-        Some(t) => {
-            t.is_empty()
+    let path = local_path(base, src)?;
+    let mut h = match attr(tag, "type").map(|t| t.trim().to_ascii_lowercase()) {
+        Some(t) if t == "module" => Hint::module(path),
+        None => Hint::new(path).with_as("script"),
+        Some(t)
+            if t.is_empty()
                 || matches!(
                     t.as_str(),
                     "text/javascript" | "application/javascript" | "application/ecmascript"
-                )
+                ) =>
+        {
+            Hint::new(path).with_as("script")
         }
+        Some(_) => return None,
     };
-    if !classic {
-        return None;
-    }
-    let mut h = Hint::new(local_path(base, src)?).with_as("script");
     h.crossorigin = crossorigin(tag);
     Some(h)
 }
 
-/// One page's scan: the file version (ETag) it was made from, and its hints.
-type Scan = (HeaderValue, Arc<[Hint]>);
+/// One page's scan: the file version (ETag) it was made from, and what it found.
+type Scan = (HeaderValue, Arc<HeadScan>);
 
 /// Head scans cached per file version.
 #[derive(Debug, Default)]
@@ -247,26 +323,26 @@ pub(crate) struct HeadCache {
 }
 
 impl HeadCache {
-    /// The hints of the HTML file at `fs_path`, served for `doc_path` with `etag`: from the
+    /// The scan of the HTML file at `fs_path`, served for `doc_path` with `etag`: from the
     /// cache, or read and scanned now. A file that cannot be read has no hints.
-    pub(crate) async fn hints(
+    pub(crate) async fn scan(
         &self,
         doc_path: &str,
         fs_path: &Path,
         etag: &HeaderValue,
-    ) -> Arc<[Hint]> {
+    ) -> Arc<HeadScan> {
         if let Some((tag, hints)) = lock(&self.pages).get(doc_path) {
             if tag == etag {
                 return hints.clone();
             }
         }
-        let hints: Arc<[Hint]> = match read_prefix(fs_path).await {
-            Ok(text) => scan_head(&text, doc_path).into(),
+        let hints = Arc::new(match read_prefix(fs_path).await {
+            Ok(text) => scan(&text, doc_path),
             Err(e) => {
                 tracing::debug!(path = %fs_path.display(), "cannot read page to scan: {e}");
-                Arc::from(Vec::new())
+                HeadScan::default()
             }
-        };
+        });
         let mut pages = lock(&self.pages);
         if pages.len() >= MAX_PAGES && !pages.contains_key(doc_path) {
             if let Some(victim) = pages.keys().next().cloned() {
@@ -330,13 +406,65 @@ mod tests {
                 "/wide.css",
                 "/font.woff2",
                 "/hero.jpg",
-                "/blocking.js"
+                "/blocking.js",
+                "/defer.js",
+                "/mod.js"
             ]
         );
         let hints = scan_head(html, "/");
         assert_eq!(hints[2].as_.as_deref(), Some("font"));
         assert_eq!(hints[2].crossorigin.as_deref(), Some(""), "fonts are CORS");
         assert_eq!(hints[3].as_.as_deref(), Some("image"));
+        assert_eq!(hints[5].rel, crate::hints::HintRel::Preload);
+        assert_eq!(hints[6].rel, crate::hints::HintRel::ModulePreload);
+        assert_eq!(scan(html, "/").never, ["/favicon.ico"]);
+    }
+
+    #[test]
+    fn a_vite_build_head() {
+        // What `vite build` writes for the React template (Vite 8).
+        let html = r#"<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="UTF-8" />
+    <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
+    <meta name="viewport" content="width=device-width, initial-scale=1.0" />
+    <title>vite-project</title>
+    <script type="module" crossorigin src="/assets/index-D_6Ay_gG.js"></script>
+    <link rel="modulepreload" crossorigin href="/assets/vendor-BxT1c9.js">
+    <link rel="stylesheet" crossorigin href="/assets/index-CjS8uB0k.css">
+    <link rel="preconnect" href="https://fonts.example" crossorigin>
+    <link rel="manifest" href="/site.webmanifest">
+  </head>
+  <body>
+    <div id="root"></div>
+  </body>
+</html>"#;
+        let got = scan(html, "/");
+        let links: Vec<String> = got
+            .hints
+            .iter()
+            .map(|h| h.to_link().to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            links,
+            [
+                "</assets/index-D_6Ay_gG.js>; rel=modulepreload; crossorigin",
+                "</assets/vendor-BxT1c9.js>; rel=modulepreload; crossorigin",
+                "</assets/index-CjS8uB0k.css>; rel=preload; as=style; crossorigin",
+                "<https://fonts.example>; rel=preconnect; crossorigin",
+            ]
+        );
+        assert_eq!(
+            got.never,
+            ["/favicon.ico", "/favicon.svg", "/site.webmanifest"]
+        );
+    }
+
+    #[test]
+    fn an_icon_is_never_hinted_even_when_preloaded() {
+        let html = r#"<link rel=icon href=/i.svg><link rel=preload href=/i.svg as=image>"#;
+        assert!(scan_head(html, "/").is_empty());
     }
 
     #[test]
@@ -381,16 +509,16 @@ mod tests {
         std::fs::write(&f, "<link rel=stylesheet href=/one.css>").unwrap();
         let cache = HeadCache::default();
         let v1 = HeaderValue::from_static("\"1\"");
-        assert_eq!(cache.hints("/", &f, &v1).await[0].path, "/one.css");
+        assert_eq!(cache.scan("/", &f, &v1).await.hints[0].path, "/one.css");
         std::fs::write(&f, "<link rel=stylesheet href=/two.css>").unwrap();
         assert_eq!(
-            cache.hints("/", &f, &v1).await[0].path,
+            cache.scan("/", &f, &v1).await.hints[0].path,
             "/one.css",
             "same version: cached"
         );
         let v2 = HeaderValue::from_static("\"2\"");
-        assert_eq!(cache.hints("/", &f, &v2).await[0].path, "/two.css");
+        assert_eq!(cache.scan("/", &f, &v2).await.hints[0].path, "/two.css");
         let missing = dir.path().join("gone.html");
-        assert!(cache.hints("/gone", &missing, &v1).await.is_empty());
+        assert!(cache.scan("/gone", &missing, &v1).await.hints.is_empty());
     }
 }

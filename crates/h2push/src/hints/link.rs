@@ -1,4 +1,5 @@
-//! `Link` header fields (RFC 8288) as hints: parsing and writing `rel=preload` links.
+//! `Link` header fields (RFC 8288) as hints: parsing and writing the links browsers act on
+//! in a 103 and a response — `rel=preload`, `rel=modulepreload` and `rel=preconnect`.
 //!
 //! Hand-written rather than taken from a crate: the few `Link` parsers on crates.io either
 //! drop parameters without values (`nopush`) or allocate a map per link, and the grammar we
@@ -10,7 +11,45 @@ use std::fmt::Write as _;
 
 use http::HeaderValue;
 
-/// One resource worth hinting: a same-origin path with its request destination (`as=`).
+/// The link relation a hint is announced with.
+///
+/// A preload is only used by the browser when it matches the later request exactly (URL,
+/// destination and credentials mode), so the relation follows how the page loads the
+/// resource: module scripts are `modulepreload`ed (Chromium acts on it in a 103, with the
+/// module fetch's CORS mode), other resources `preload`ed with their `as=`, and other origins
+/// the page uses are `preconnect`ed.
+///
+/// ```
+/// use h2push::hints::{Hint, HintRel};
+/// assert_eq!(Hint::new("/a.js").rel, HintRel::Preload);
+/// assert_eq!(Hint::module("/m.js").rel, HintRel::ModulePreload);
+/// assert_eq!(HintRel::Preconnect.as_str(), "preconnect");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum HintRel {
+    /// `rel=preload` with `as=`: fetch the resource as the destination says.
+    #[default]
+    Preload,
+    /// `rel=modulepreload`: fetch a module script (destination `script`, CORS mode).
+    ModulePreload,
+    /// `rel=preconnect`: open a connection to another origin. Never pushed.
+    Preconnect,
+}
+
+impl HintRel {
+    /// The `rel` token.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HintRel::Preload => "preload",
+            HintRel::ModulePreload => "modulepreload",
+            HintRel::Preconnect => "preconnect",
+        }
+    }
+}
+
+/// One resource worth hinting: a same-origin path with its request destination (`as=`) and
+/// the credentials mode (`crossorigin`) the page will fetch it with — or, for
+/// [`HintRel::Preconnect`], another origin.
 ///
 /// ```
 /// use h2push::hints::Hint;
@@ -21,8 +60,11 @@ use http::HeaderValue;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Hint {
-    /// The path (and query), e.g. `/style.css`.
+    /// The path (and query), e.g. `/style.css`; for a preconnect, the origin
+    /// (`https://fonts.example`).
     pub path: String,
+    /// How the hint is announced.
+    pub rel: HintRel,
     /// The request destination: `style`, `script`, `font`, `image`, `fetch`, …
     pub as_: Option<String>,
     /// The `crossorigin` attribute, if any (`""` for the bare attribute, or `use-credentials`).
@@ -50,11 +92,65 @@ impl Hint {
         let crossorigin = (as_.as_deref() == Some("font")).then(String::new);
         Hint {
             path,
+            rel: HintRel::Preload,
             as_,
             crossorigin,
             nopush: false,
             push_only: false,
         }
+    }
+
+    /// A `modulepreload` hint for the module script at `path` (destination `script`).
+    ///
+    /// ```
+    /// let m = h2push::hints::Hint::module("/assets/index-D_6Ay_gG.js");
+    /// assert_eq!(m.to_link(), "</assets/index-D_6Ay_gG.js>; rel=modulepreload");
+    /// ```
+    pub fn module(path: impl Into<String>) -> Self {
+        Hint {
+            rel: HintRel::ModulePreload,
+            as_: Some("script".to_owned()),
+            crossorigin: None,
+            ..Hint::new(path)
+        }
+    }
+
+    /// A `preconnect` hint for `origin` (`scheme://host[:port]`), never pushed.
+    ///
+    /// ```
+    /// let p = h2push::hints::Hint::preconnect("https://fonts.example", Some(""));
+    /// assert_eq!(p.to_link(), "<https://fonts.example>; rel=preconnect; crossorigin");
+    /// ```
+    pub fn preconnect(origin: impl Into<String>, crossorigin: Option<&str>) -> Self {
+        Hint {
+            path: origin.into(),
+            rel: HintRel::Preconnect,
+            as_: None,
+            crossorigin: crossorigin.map(str::to_owned),
+            nopush: true,
+            push_only: false,
+        }
+    }
+
+    /// The same hint with the credentials mode of a request made in `mode`
+    /// (`Sec-Fetch-Mode`): `cors` becomes the bare `crossorigin` attribute, anything else
+    /// none. Fonts are always CORS.
+    ///
+    /// ```
+    /// let h = h2push::hints::Hint::new("/a.png").with_fetch_mode("cors");
+    /// assert_eq!(h.crossorigin.as_deref(), Some(""));
+    /// ```
+    #[must_use]
+    pub fn with_fetch_mode(mut self, mode: &str) -> Self {
+        let font = self.as_.as_deref() == Some("font");
+        self.crossorigin = (mode == "cors" || font).then(String::new);
+        self
+    }
+
+    /// Whether the hint names a path of this origin that could be pushed (not a
+    /// preconnect).
+    pub fn is_local(&self) -> bool {
+        self.rel != HintRel::Preconnect
     }
 
     /// The same hint with `as=` set explicitly.
@@ -91,7 +187,7 @@ impl Hint {
         self
     }
 
-    /// The `Link` field value announcing this hint as `rel=preload`.
+    /// The `Link` field value announcing this hint.
     ///
     /// ```
     /// use h2push::hints::Hint;
@@ -100,8 +196,8 @@ impl Hint {
     /// assert_eq!(h.to_link(), "</a.js>; rel=preload; as=script; nopush");
     /// ```
     pub fn to_link(&self) -> HeaderValue {
-        let mut s = format!("<{}>; rel=preload", self.path);
-        if let Some(a) = &self.as_ {
+        let mut s = format!("<{}>; rel={}", self.path, self.rel.as_str());
+        if let (HintRel::Preload, Some(a)) = (self.rel, &self.as_) {
             let _ = write!(s, "; as={a}");
         }
         match self.crossorigin.as_deref() {
@@ -111,7 +207,8 @@ impl Hint {
             }
             None => {}
         }
-        if self.nopush {
+        // A preconnect is never pushed: saying so would be noise.
+        if self.nopush && self.rel != HintRel::Preconnect {
             s.push_str("; nopush");
         }
         if self.push_only {
@@ -179,25 +276,48 @@ impl Link {
         })
     }
 
-    /// This link as a [`Hint`] if it is a `rel=preload` of a local path.
+    /// This link as a [`Hint`] if it is a `rel=preload` or `rel=modulepreload` of a local
+    /// path, or a `rel=preconnect` to another origin.
     ///
     /// ```
-    /// let l = &h2push::hints::parse_links("</s.css>; rel=preload; as=style")[0];
+    /// use h2push::hints::{parse_links, HintRel};
+    /// let l = &parse_links("</s.css>; rel=preload; as=style")[0];
     /// assert_eq!(l.to_hint().unwrap().path, "/s.css");
+    /// let m = &parse_links("</m.js>; rel=modulepreload; crossorigin")[0];
+    /// assert_eq!(m.to_hint().unwrap().rel, HintRel::ModulePreload);
+    /// let p = &parse_links("<https://cdn.example>; rel=preconnect")[0];
+    /// assert_eq!(p.to_hint().unwrap().rel, HintRel::Preconnect);
     /// ```
     pub fn to_hint(&self) -> Option<Hint> {
-        if !self.has_rel("preload")
-            || !self.target.starts_with('/')
-            || self.target.starts_with("//")
-        {
+        let crossorigin = self
+            .param("crossorigin")
+            .map(|v| v.unwrap_or("").to_owned());
+        if self.has_rel("preconnect") {
+            let origin = url::Url::parse(&self.target).ok()?.origin();
+            return origin.is_tuple().then(|| Hint {
+                crossorigin,
+                ..Hint::preconnect(origin.ascii_serialization(), None)
+            });
+        }
+        let rel = if self.has_rel("modulepreload") {
+            HintRel::ModulePreload
+        } else if self.has_rel("preload") {
+            HintRel::Preload
+        } else {
+            return None;
+        };
+        if !self.target.starts_with('/') || self.target.starts_with("//") {
             return None;
         }
+        let as_ = match rel {
+            HintRel::ModulePreload => Some("script".to_owned()),
+            _ => self.param("as").flatten().map(str::to_ascii_lowercase),
+        };
         Some(Hint {
             path: self.target.clone(),
-            as_: self.param("as").flatten().map(str::to_ascii_lowercase),
-            crossorigin: self
-                .param("crossorigin")
-                .map(|v| v.unwrap_or("").to_owned()),
+            rel,
+            as_,
+            crossorigin,
             nopush: self.param("nopush").is_some(),
             push_only: self.param("x-http2-push-only").is_some()
                 || self.param("push-only").is_some(),
@@ -373,5 +493,59 @@ mod tests {
             let back = parse_links(link.to_str().unwrap())[0].to_hint().unwrap();
             assert_eq!(back, h, "{link:?}");
         }
+        let mut m = Hint::module("/m.js");
+        m.crossorigin = Some("use-credentials".into());
+        let p = Hint::preconnect("https://fonts.example:8443", Some(""));
+        for h in [Hint::module("/m.js"), m, p] {
+            let link = h.to_link();
+            let back = parse_links(link.to_str().unwrap())[0].to_hint().unwrap();
+            assert_eq!(back, h, "{link:?}");
+        }
+    }
+
+    #[test]
+    fn modulepreload_is_a_script_and_keeps_its_crossorigin() {
+        let h = parse_links("</m.js>; rel=modulepreload; crossorigin")[0]
+            .to_hint()
+            .unwrap();
+        assert_eq!(h.rel, HintRel::ModulePreload);
+        assert_eq!(h.as_.as_deref(), Some("script"));
+        assert_eq!(h.crossorigin.as_deref(), Some(""));
+        assert_eq!(h.to_link(), "</m.js>; rel=modulepreload; crossorigin");
+    }
+
+    #[test]
+    fn preconnect_keeps_only_the_origin_and_never_pushes() {
+        let h = parse_links("<https://Fonts.Example/css?x=1>; rel=preconnect; crossorigin")[0]
+            .to_hint()
+            .unwrap();
+        assert_eq!(h.path, "https://fonts.example");
+        assert!(h.nopush && !h.is_local());
+        for v in ["</local>; rel=preconnect", "<data:x>; rel=preconnect"] {
+            assert_eq!(parse_links(v)[0].to_hint(), None, "{v}");
+        }
+    }
+
+    #[test]
+    fn fetch_mode_sets_the_credentials_mode() {
+        assert_eq!(
+            Hint::new("/a.png").with_fetch_mode("no-cors").crossorigin,
+            None
+        );
+        assert_eq!(
+            Hint::new("/a.css")
+                .with_fetch_mode("cors")
+                .crossorigin
+                .as_deref(),
+            Some("")
+        );
+        assert_eq!(
+            Hint::new("/f.woff2")
+                .with_fetch_mode("no-cors")
+                .crossorigin
+                .as_deref(),
+            Some(""),
+            "fonts are always CORS"
+        );
     }
 }

@@ -62,6 +62,7 @@ impl Skip {
 pub(crate) enum Source {
     Rule,
     Html,
+    Css,
     Learned,
     Link,
 }
@@ -71,6 +72,7 @@ impl Source {
         match self {
             Source::Rule => "rule",
             Source::Html => "html",
+            Source::Css => "css",
             Source::Learned => "learned",
             Source::Link => "link",
         }

@@ -5,7 +5,8 @@
 //! - [`link`]: the hint model ([`Hint`]) and `Link` header parsing and writing;
 //! - [`policy`]: the declaration ([`HintPolicy`], [`PushRule`]) and the navigation test;
 //! - `service`: the tower layer ([`HintLayer`]) that applies it to each request;
-//! - `html`: render-blocking resources from a static page's `<head>` ([`scan_head`]);
+//! - `html`: what a static page's `<head>` names that a preload can serve ([`scan_head`]);
+//! - `css`: what its stylesheets fetch next — imports, fonts, a hero ([`scan_css`]);
 //! - `learn`: hints learned from `Referer` ([`LearnConfig`]);
 //! - `digest`: the cross-visit cache digest cookie ([`CacheDigest`], [`DigestConfig`]);
 //! - `order`: push order and the per-page [`Budget`];
@@ -31,6 +32,7 @@
 //! ```
 
 mod body;
+mod css;
 mod digest;
 pub mod early_hints;
 mod html;
@@ -42,10 +44,11 @@ pub mod policy;
 mod service;
 
 pub use body::HintBody;
+pub use css::scan_css;
 pub use digest::{resource_key, CacheDigest, DigestConfig};
 pub use html::scan_head;
 pub use learn::{LearnConfig, LearnMode};
-pub use link::{destination_for, parse_links, Hint, Link};
+pub use link::{destination_for, parse_links, Hint, HintRel, Link};
 pub use metrics::HintMetrics;
 pub use order::{sort_hints, Budget, Priority};
 pub use policy::{is_navigation, HintPolicy, PushRule};

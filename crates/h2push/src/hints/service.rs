@@ -2,16 +2,19 @@
 //!
 //! This module owns the walk one request takes through the policy:
 //!
-//! 1. gather the hints known up front — rules, the static page's `<head>`, what was learned
-//!    for the page — merged (first source wins) and put in push order;
+//! 1. gather the hints known up front — rules, the static page's `<head>`, what its critical
+//!    stylesheets fetch next, what was learned for the page — merged (first source wins),
+//!    without what no preload can serve (icons) or the browser fetched again anyway, and
+//!    put in push order;
 //! 2. send them as one 103 to a navigation (HTTP/2; over HTTP/1.1 they end up in `Link`);
 //! 3. push them, skipping what the client has (diary, cancel back-off, digest cookie,
 //!    conditional parent) and stopping at the page's budget;
 //! 4. run the application; push its `Link: rel=preload` resources the same way;
 //! 5. finish the response: `Link: rel=preload` for the announced hints (push-only ones
 //!    removed), the updated digest cookie, what was hinted for the access log;
-//! 6. learn from the request (a navigation opens a window; a sub-resource with a matching
-//!    `Referer` inside it is associated with the page).
+//! 6. learn from the request (a navigation opens a window on its connection; a sub-resource
+//!    with a matching `Referer` inside it is associated with the page, and a hinted one
+//!    requested twice is refused for it).
 //!
 //! Pushed responses pass through the layer untouched (the server answers a push by running
 //! the service on a synthetic GET); the connection reports what became of each push to the
@@ -19,7 +22,7 @@
 //! filters live in the sibling modules.
 
 use std::future::Future;
-use std::net::IpAddr;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -33,10 +36,11 @@ use http::header::{
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 
 use super::body::HintBody;
+use super::css::SheetCache;
 use super::digest::{resource_key, CacheDigest, DigestCookie};
 use super::html::HeadCache;
-use super::learn::{LearnMode, Learner};
-use super::link::{destination_for, parse_links, Hint};
+use super::learn::{Fetched, LearnMode, Learner, Navigated};
+use super::link::{destination_for, parse_links, Hint, HintRel};
 use super::metrics::{HintMetrics, Skip, Source};
 use super::order::{merge_unique, sort_hints, Spent};
 use super::policy::{is_navigation, HintPolicy};
@@ -71,6 +75,7 @@ struct Shared {
     digest: Option<DigestCookie>,
     learner: Learner,
     heads: HeadCache,
+    sheets: SheetCache,
 }
 
 impl HintLayer {
@@ -81,6 +86,7 @@ impl HintLayer {
                 digest: policy.digest.clone().map(DigestCookie::new),
                 learner: Learner::new(policy.learn.clone()),
                 heads: HeadCache::default(),
+                sheets: SheetCache::default(),
                 metrics: Arc::default(),
                 policy,
             }),
@@ -191,10 +197,13 @@ fn metrics_response<B>(metrics: &HintMetrics) -> Response<HintBody<B>> {
 /// What the policy reads from one request before it goes to the application.
 struct RequestFacts {
     path: String,
+    /// The path and query, as a hint for this resource names it.
+    target: String,
     navigation: bool,
     conditional: bool,
     secure: bool,
-    client: Option<IpAddr>,
+    /// The connection: the client's address and port.
+    conn: Option<SocketAddr>,
     pusher: Option<Pusher>,
     /// HTTP/2, but the client's SETTINGS_ENABLE_PUSH = 0 is known: pushes are refused.
     push_disabled: bool,
@@ -203,6 +212,8 @@ struct RequestFacts {
     referer_page: Option<String>,
     /// The request's destination (`Sec-Fetch-Dest`, else the extension's guess).
     destination: Option<String>,
+    /// `Sec-Fetch-Mode`, if sent.
+    mode: Option<String>,
 }
 
 impl RequestFacts {
@@ -214,22 +225,29 @@ impl RequestFacts {
             None => req.uri().scheme() == Some(&http::uri::Scheme::HTTPS),
         };
         let path = req.uri().path().to_owned();
-        let destination = h
-            .get("sec-fetch-dest")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_ascii_lowercase)
-            .or_else(|| destination_for(&path).map(str::to_owned));
+        let header = |name: &str| {
+            h.get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_ascii_lowercase)
+        };
+        let destination =
+            header("sec-fetch-dest").or_else(|| destination_for(&path).map(str::to_owned));
         RequestFacts {
             navigation: is_navigation(h),
             conditional: h.contains_key(IF_NONE_MATCH) || h.contains_key(IF_MODIFIED_SINCE),
             secure,
-            client: ext.get::<PeerAddr>().map(|p| p.0.ip()),
+            conn: ext.get::<PeerAddr>().map(|p| p.0),
             pusher: ext.get::<Pusher>().cloned().filter(Pusher::is_available),
             push_disabled: matches!(ext.get::<Protocol>(), Some(Protocol::H2 { .. }))
                 && ext.get::<Pusher>().is_some_and(|p| !p.is_available()),
             early_hints: ext.get::<EarlyHints>().cloned(),
             referer_page: referer_page(req),
             destination,
+            mode: header("sec-fetch-mode"),
+            target: req
+                .uri()
+                .path_and_query()
+                .map_or_else(|| path.clone(), |pq| pq.as_str().to_owned()),
             path,
         }
     }
@@ -291,15 +309,24 @@ impl Shared {
         // 1. The hints known up front, in push order.
         let mut hints = policy.rule_hints(&facts.path);
         self.metrics.hints(Source::Rule, hints.len());
+        let mut never = Vec::new();
         if let (true, Some(meta)) = (policy.html_scan, page.as_ref().filter(|m| is_html(m))) {
-            let found = self.heads.hints(&facts.path, &meta.path, &meta.etag).await;
-            self.metrics.hints(Source::Html, found.len());
-            merge_unique(&mut hints, found.iter().cloned());
+            let scan = self.heads.scan(&facts.path, &meta.path, &meta.etag).await;
+            self.metrics.hints(Source::Html, scan.hints.len());
+            merge_unique(&mut hints, scan.hints.iter().cloned());
+            never.clone_from(&scan.never);
+            let chained = self.stylesheet_hints(&scan.hints).await;
+            self.metrics.hints(Source::Css, chained.len());
+            merge_unique(&mut hints, chained);
         }
         if learnable {
             let learned = self.learner.hints(&facts.path, now);
             self.metrics.hints(Source::Learned, learned.len());
             merge_unique(&mut hints, learned);
+            never.extend(self.learner.refused(&facts.path));
+        }
+        if !never.is_empty() {
+            hints.retain(|h| !never.contains(&h.path));
         }
         sort_hints(&mut hints);
         let announced: Vec<&Hint> = hints.iter().filter(|h| !h.push_only).collect();
@@ -326,11 +353,26 @@ impl Shared {
         if policy.push_rules {
             pushes.push_all(&hints).await;
         }
-        if learnable && facts.navigation {
-            let version = page.as_ref().map(|m| &m.etag);
-            if let Some(ip) = facts.client {
-                self.learner.page_seen(ip, &facts.path, version, now);
-            }
+        if let (true, true, Some(conn)) = (learnable, facts.navigation, facts.conn) {
+            let local = || announced.iter().filter(|h| h.is_local());
+            let told = policy.preload_header || !hinted.is_empty();
+            self.learner.page_seen(
+                Navigated {
+                    conn,
+                    page: &facts.path,
+                    version: page.as_ref().map(|m| &m.etag),
+                    stylesheets: local()
+                        .filter(|h| h.as_.as_deref() == Some("style"))
+                        .map(|h| h.path.clone())
+                        .collect(),
+                    announced: if told {
+                        local().map(|h| h.path.clone()).collect()
+                    } else {
+                        Vec::new()
+                    },
+                },
+                now,
+            );
         }
 
         // 4. The application, then its own preload links.
@@ -373,25 +415,85 @@ impl Shared {
         // 6. Learning from a sub-resource request.
         let ok = parts.status.is_success() || parts.status == StatusCode::NOT_MODIFIED;
         let learning = self.learner.mode() != LearnMode::Off;
-        if let (true, true, false, Some(ip), Some(referer)) = (
-            learning,
-            ok,
-            facts.navigation,
-            facts.client,
-            &facts.referer_page,
-        ) {
-            if let Some(dest) = facts.destination.as_deref().filter(|d| learnable_dest(d)) {
-                self.learner
-                    .resource_seen(ip, referer, Hint::new(&facts.path).with_as(dest), now);
-            }
+        if let (true, false, Some(conn)) = (learning, facts.navigation, facts.conn) {
+            let hint = learned_hint(&facts).filter(|_| ok);
+            self.learner.resource_seen(
+                Fetched {
+                    conn,
+                    path: &facts.target,
+                    referer: facts.referer_page.as_deref(),
+                    hint,
+                },
+                now,
+            );
         }
         Ok(Response::from_parts(parts, HintBody::inner(body)))
     }
+
+    /// What the page's critical stylesheets (those among `hints` that are static files)
+    /// fetch next, and what their `@import`s fetch in turn, capped per page.
+    async fn stylesheet_hints(&self, hints: &[Hint]) -> Vec<Hint> {
+        /// Hints from a page's stylesheets at most, and how deep `@import`s are followed.
+        const MAX_CHAINED: usize = 12;
+        const MAX_IMPORT_DEPTH: usize = 2;
+        let Some(files) = &self.policy.files else {
+            return Vec::new();
+        };
+        let is_sheet = |h: &&Hint| h.rel == HintRel::Preload && h.as_.as_deref() == Some("style");
+        let mut sheets: Vec<String> = hints
+            .iter()
+            .filter(is_sheet)
+            .map(|h| h.path.clone())
+            .collect();
+        let mut out: Vec<Hint> = Vec::new();
+        for _ in 0..MAX_IMPORT_DEPTH {
+            let mut imported = Vec::new();
+            for sheet in &sheets {
+                let Some(meta) = files.lookup(sheet).await else {
+                    continue;
+                };
+                if !meta
+                    .content_type
+                    .to_str()
+                    .is_ok_and(|t| t.starts_with("text/css"))
+                {
+                    continue;
+                }
+                let found = self.sheets.hints(sheet, &meta.path, &meta.etag).await;
+                for h in found.iter() {
+                    let known = hints.iter().chain(&out).any(|o| o.path == h.path);
+                    if known || out.len() >= MAX_CHAINED {
+                        continue;
+                    }
+                    if is_sheet(&h) {
+                        imported.push(h.path.clone());
+                    }
+                    out.push(h.clone());
+                }
+            }
+            sheets = imported;
+        }
+        out
+    }
 }
 
-/// Destinations worth learning: what a page needs to render, not its data fetches.
-fn learnable_dest(dest: &str) -> bool {
-    matches!(dest, "style" | "script" | "font" | "image")
+/// The hint a preload needs to serve this sub-resource request, if it is of a kind worth
+/// learning (what a page needs to render, not its data fetches) and fetched in a way a
+/// preload can match: `no-cors` or `cors` (not `same-origin`, as SVG `<use>` references are
+/// fetched). A CORS script is a module script, `modulepreload`ed.
+fn learned_hint(facts: &RequestFacts) -> Option<Hint> {
+    let dest = facts.destination.as_deref()?;
+    if !matches!(dest, "style" | "script" | "font" | "image") {
+        return None;
+    }
+    let mode = facts.mode.as_deref().unwrap_or("no-cors");
+    match (dest, mode) {
+        ("script", "cors") => Some(Hint::module(&facts.target)),
+        (_, "cors" | "no-cors") => {
+            Some(Hint::new(&facts.target).with_as(dest).with_fetch_mode(mode))
+        }
+        _ => None,
+    }
 }
 
 /// Removes the push-only links from the response's `Link` fields (h2o's
