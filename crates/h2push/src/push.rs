@@ -200,6 +200,60 @@ impl Pusher {
     }
 }
 
+/// The paths a lent [`Pusher`] pushed (see [`Pusher::logged`]).
+#[derive(Default)]
+pub(crate) struct PushLog(Mutex<Vec<PathAndQuery>>);
+
+impl PushLog {
+    /// The paths pushed so far, in order; the log is empty after.
+    pub(crate) fn take(&self) -> Vec<PathAndQuery> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// A push stream that logs the promises that went out.
+struct Logged {
+    inner: Arc<dyn PushStream>,
+    log: Arc<PushLog>,
+}
+
+impl PushStream for Logged {
+    fn origin(&self) -> (&Scheme, &Authority) {
+        self.inner.origin()
+    }
+    fn push(&self, promise: Promise) -> Result<(), PushError> {
+        let path = promise.path.clone();
+        self.inner.push(promise)?;
+        self.log
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(path);
+        Ok(())
+    }
+    fn is_enabled(&self) -> bool {
+        self.inner.is_enabled()
+    }
+    fn book(&self) -> Option<&Arc<PushBook>> {
+        self.inner.book()
+    }
+}
+
+impl Pusher {
+    /// The same pusher, logging what it pushes: the hint policy lends it to the application,
+    /// so that the application's own pushes count in the client's cache digest too.
+    pub(crate) fn logged(&self) -> (Pusher, Arc<PushLog>) {
+        let log = Arc::new(PushLog::default());
+        let inner = self.inner.clone().map(|stream| {
+            Arc::new(Logged {
+                inner: stream,
+                log: log.clone(),
+            }) as Arc<dyn PushStream>
+        });
+        (Pusher { inner }, log)
+    }
+}
+
 impl fmt::Debug for Pusher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.inner {

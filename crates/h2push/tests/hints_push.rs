@@ -280,3 +280,32 @@ async fn response_link_headers_are_pushed_and_push_only_ones_removed() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_applications_own_pushes_count_in_the_digest() {
+    use axum::Extension;
+    let site = HintSite::new();
+    let files = site.files();
+    // A route that pushes /app.js itself (Go's http.Pusher style), and a rule that would.
+    let app = Router::new()
+        .route(
+            "/pushes-itself",
+            get(|Extension(pusher): Extension<h2push::Pusher>| async move {
+                pusher.push("/app.js").unwrap();
+                "pushed"
+            }),
+        )
+        .fallback_service(files.clone());
+    let policy = HintPolicy::with_rules([PushRule::new("/ruled", [Hint::new("/app.js")])]);
+    let layer = HintLayer::new(policy.with_files(files));
+    let srv = common::start(layer.layer(app)).await;
+
+    let first = fetch(&srv, "/pushes-itself", &[]).await;
+    assert_eq!(promised(&first), ["/app.js"]);
+    let cookie = digest_cookie(&first).expect("the app's push is in the digest cookie");
+    // The policy now knows the client has /app.js: its rule pushes nothing.
+    let ruled = fetch(&srv, "/ruled", &[header("cookie", &cookie)]).await;
+    assert!(promised(&ruled).is_empty(), "{:?}", promised(&ruled));
+    let without = fetch(&srv, "/ruled", &[]).await;
+    assert_eq!(promised(&without), ["/app.js"]);
+}

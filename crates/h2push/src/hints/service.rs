@@ -46,6 +46,7 @@ use super::order::{merge_unique, sort_hints, Spent};
 use super::policy::{is_navigation, HintPolicy};
 use crate::conn::access_log::Hinted;
 use crate::files::FileMeta;
+use crate::push::PushLog;
 use crate::{EarlyHints, PeerAddr, Protocol, PushError, Pusher};
 
 /// A tower layer applying a [`HintPolicy`] to a service.
@@ -375,8 +376,13 @@ impl Shared {
             );
         }
 
-        // 4. The application, then its own preload links.
+        // 4. The application (its own pushes logged for the digest), then its preload links.
+        let mut req = req;
+        let app_pushes = pushes.lend_pusher(req.extensions_mut());
         let (mut parts, body) = inner.call(req).await?.into_parts();
+        if let Some(log) = app_pushes {
+            pushes.remember_paths(log.take()).await;
+        }
         let mut links: Vec<Hint> = parts
             .headers
             .get_all(LINK)
@@ -676,6 +682,30 @@ impl<'a> Pushes<'a> {
                 }
                 Err(why) => tracing::debug!("not pushing {}: {why}", hint.path),
             }
+        }
+    }
+
+    /// Lends the application a pusher that logs its pushes, when there is a digest to keep.
+    fn lend_pusher(&self, ext: &mut http::Extensions) -> Option<Arc<PushLog>> {
+        self.shared.digest.as_ref()?;
+        let (lent, log) = self.pusher?.logged();
+        ext.insert(lent);
+        Some(log)
+    }
+
+    /// Adds what the application pushed itself to the digest the client gets back.
+    async fn remember_paths(&mut self, paths: Vec<http::uri::PathAndQuery>) {
+        if paths.is_empty() {
+            return;
+        }
+        self.read_digest();
+        for path in paths {
+            let meta = match &self.shared.policy.files {
+                Some(files) => files.lookup(path.path()).await,
+                None => None,
+            };
+            let etag = meta.as_ref().and_then(|m| m.etag.to_str().ok());
+            self.remember(resource_key(path.as_str(), etag));
         }
     }
 
