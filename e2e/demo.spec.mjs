@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 import { inkStats } from './png.mjs';
+import { fetchedTwice, requestsDuring } from './fetches.mjs';
 
 const env = (name) => {
   const v = process.env[name];
@@ -25,6 +26,8 @@ const env = (name) => {
 const BASE = env('H2PUSH_BASE');
 const PIN = env('H2PUSH_PIN');
 const OUT = process.env.H2PUSH_OUT || 'test-output/e2e';
+// The demo's access log (scripts/e2e sends the server's stderr there).
+const SERVER_LOG = join(OUT, 'server.log');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 let context;
@@ -168,6 +171,24 @@ describe('h2push demo in Chromium', () => {
     await fitsWidth(page, 375);
     await screenshot(page, 'index-375px');
     await page.close();
+  });
+
+  test('no URL is fetched twice, on a first visit or a repeat visit', async () => {
+    // A newly launched browser with an empty profile, then the same profile again.
+    await shutDown();
+    await launch();
+    for (const visit of ['first', 'repeat']) {
+      const page = await context.newPage();
+      const reqs = await requestsDuring(SERVER_LOG, async () => {
+        const res = await page.goto(`${BASE}/`);
+        assert.equal(res.status(), 200);
+        await page.waitForSelector('body[data-arrivals]');
+      });
+      const twice = fetchedTwice(reqs);
+      assert.deepEqual(twice, [], `${visit} visit fetched twice: ${JSON.stringify(reqs)}`);
+      assert.ok(reqs.some((r) => r.target === '/'), `${visit} visit: no request for / in ${JSON.stringify(reqs)}`);
+      await page.close();
+    }
   });
 
   test('the fetch demo renders the JSON of /api/data', async () => {

@@ -382,3 +382,21 @@ async fn the_access_log_shows_what_was_pushed_and_hinted() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uncacheable_files_are_pushed_but_not_announced() {
+    // With `no-cache` the page's own request revalidates what a 103 fetched: a second request
+    // and a round trip. Such files are pushed, but never announced.
+    let site = HintSite::new();
+    let files = site.files_with_cache_control("no-cache");
+    let layer = HintLayer::new(HintPolicy::default().with_files(files.clone()));
+    let srv = common::start(layer.layer(files)).await;
+    let ex = fetch(&srv, "/", &[navigate()]).await;
+    assert!(ex.informational.is_empty(), "{:?}", ex.informational);
+    assert!(
+        preload_targets(&ex.response.headers).is_empty(),
+        "{:?}",
+        ex.response.headers
+    );
+    assert_eq!(promised(&ex), HEAD_HINTS);
+}

@@ -10,6 +10,7 @@
 //! - `learn`: hints learned from `Referer` ([`LearnConfig`]);
 //! - `digest`: the cross-visit cache digest cookie ([`CacheDigest`], [`DigestConfig`]);
 //! - `order`: push order and the per-page [`Budget`];
+//! - `reuse`: whether the browser will reuse a hinted response ([`reused_from_cache`]);
 //! - `metrics`: Prometheus counters ([`HintMetrics`]);
 //! - [`early_hints`]: the [`EarlyHints`](early_hints::EarlyHints) request extension.
 //!
@@ -41,6 +42,7 @@ pub mod link;
 mod metrics;
 mod order;
 pub mod policy;
+mod reuse;
 mod service;
 
 pub use body::HintBody;
@@ -52,4 +54,5 @@ pub use link::{destination_for, parse_links, Hint, HintRel, Link};
 pub use metrics::HintMetrics;
 pub use order::{sort_hints, Budget, Priority};
 pub use policy::{is_navigation, HintPolicy, PushRule};
+pub use reuse::reused_from_cache;
 pub use service::{HintLayer, HintService};

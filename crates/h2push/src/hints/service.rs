@@ -44,6 +44,7 @@ use super::link::{destination_for, parse_links, Hint, HintRel};
 use super::metrics::{HintMetrics, Skip, Source};
 use super::order::{merge_unique, sort_hints, Spent};
 use super::policy::{is_navigation, HintPolicy};
+use super::reuse::reused_from_cache;
 use crate::conn::access_log::Hinted;
 use crate::files::FileMeta;
 use crate::push::PushLog;
@@ -329,6 +330,7 @@ impl Shared {
         if !never.is_empty() {
             hints.retain(|h| !never.contains(&h.path));
         }
+        self.push_only_unless_reused(&mut hints).await;
         sort_hints(&mut hints);
         let announced: Vec<&Hint> = hints.iter().filter(|h| !h.push_only).collect();
 
@@ -422,7 +424,10 @@ impl Shared {
         let ok = parts.status.is_success() || parts.status == StatusCode::NOT_MODIFIED;
         let learning = self.learner.mode() != LearnMode::Off;
         if let (true, false, Some(conn)) = (learning, facts.navigation, facts.conn) {
-            let hint = learned_hint(&facts).filter(|_| ok);
+            let hint = learned_hint(&facts).filter(|_| ok).map(|mut h| {
+                h.push_only = !reused_from_cache(parts.headers.get(CACHE_CONTROL));
+                h
+            });
             self.learner.resource_seen(
                 Fetched {
                     conn,
@@ -434,6 +439,19 @@ impl Shared {
             );
         }
         Ok(Response::from_parts(parts, HintBody::inner(body)))
+    }
+
+    /// Makes the static files among `hints` that the browser would not reuse from its cache
+    /// push-only (see [`super::reuse`]): announced, they would cost a revalidation.
+    async fn push_only_unless_reused(&self, hints: &mut [Hint]) {
+        let Some(files) = &self.policy.files else {
+            return;
+        };
+        for h in hints.iter_mut().filter(|h| h.is_local() && !h.push_only) {
+            if let Some(meta) = files.lookup(&h.path).await {
+                h.push_only = !reused_from_cache(meta.cache_control.as_ref());
+            }
+        }
     }
 
     /// What the page's critical stylesheets (those among `hints` that are static files)

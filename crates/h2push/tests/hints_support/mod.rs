@@ -76,10 +76,17 @@ impl HintSite {
     }
 
     /// The site's files, rechecked against the disk on every request (tests edit them).
+    /// The site's files, cacheable for a minute: the browser reuses what a hint fetched, so
+    /// the policy announces them (see `uncacheable_files_are_pushed_but_not_announced`).
     pub fn files(&self) -> StaticFiles {
+        self.files_with_cache_control("public, max-age=60")
+    }
+
+    pub fn files_with_cache_control(&self, value: &'static str) -> StaticFiles {
         StaticFiles::new(self.root())
             .unwrap()
             .revalidate_after(Duration::ZERO)
+            .cache_control(Some(HeaderValue::from_static(value)))
     }
 }
 
