@@ -47,6 +47,13 @@ pub struct ProxyArgs {
     /// Send no 103 Early Hints from remembered routes (the upstream's own 103s still pass).
     #[arg(long)]
     no_early_hints: bool,
+    /// Learn each page's sub-resources from what browsers fetch after it (Referer,
+    /// Sec-Fetch-Dest), and hint them in the next navigation's 103 while the app thinks: off
+    /// [default] or all. A proxied page is dynamic: turn this on where a page's images,
+    /// fonts and scripts are the same for every user (learned hints of a page that shows one
+    /// user's avatar would name it to others).
+    #[arg(long, value_name = "MODE")]
+    learn: Option<crate::config::LearnSetting>,
 }
 
 /// A `[[proxy]]` section: requests under `prefix` go to `upstream`.
@@ -130,6 +137,11 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode, CliError> {
     policy.push_rules = !args.no_push;
     policy.push_preload_links = !args.no_push;
     policy.early_hints = !args.no_early_hints;
+    policy.learn.mode = match args.learn {
+        // Without static files, "static" learns nothing: the same as off.
+        Some(mode) => mode.into(),
+        None => h2push::hints::LearnMode::Off,
+    };
     let service = HintLayer::new(policy).layer(proxy.clone());
 
     let (identity, generated) =

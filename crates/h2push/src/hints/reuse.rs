@@ -5,8 +5,9 @@
 //! them from there. A response the cache may not reuse without asking — `no-cache`,
 //! `no-store`, `max-age=0` — is fetched by the hint and then revalidated by the page: a
 //! second request and a round trip, more than the hint saved when the page comes at once.
-//! So such resources are pushed (a push is no cache entry) but not announced. Which
-//! `Cache-Control` a file gets is [`crate::files`]'s.
+//! So such resources, when the policy found them itself, are pushed (a push is no cache
+//! entry) but not announced; configured rules go as configured. Which `Cache-Control` a file
+//! gets is [`crate::files`]'s.
 
 use http::HeaderValue;
 

@@ -308,29 +308,32 @@ impl Shared {
             LearnMode::All => maybe_page,
         };
 
-        // 1. The hints known up front, in push order.
+        // 1. The hints known up front, in push order. The configured rules go as configured;
+        //    what the policy found itself is kept only where a preload can serve it.
         let mut hints = policy.rule_hints(&facts.path);
         self.metrics.hints(Source::Rule, hints.len());
+        let mut found = Vec::new();
         let mut never = Vec::new();
         if let (true, Some(meta)) = (policy.html_scan, page.as_ref().filter(|m| is_html(m))) {
             let scan = self.heads.scan(&facts.path, &meta.path, &meta.etag).await;
             self.metrics.hints(Source::Html, scan.hints.len());
-            merge_unique(&mut hints, scan.hints.iter().cloned());
+            merge_unique(&mut found, scan.hints.iter().cloned());
             never.clone_from(&scan.never);
             let chained = self.stylesheet_hints(&scan.hints).await;
             self.metrics.hints(Source::Css, chained.len());
-            merge_unique(&mut hints, chained);
+            merge_unique(&mut found, chained);
         }
         if learnable {
             let learned = self.learner.hints(&facts.path, now);
             self.metrics.hints(Source::Learned, learned.len());
-            merge_unique(&mut hints, learned);
+            merge_unique(&mut found, learned);
             never.extend(self.learner.refused(&facts.path));
         }
         if !never.is_empty() {
-            hints.retain(|h| !never.contains(&h.path));
+            found.retain(|h| !never.contains(&h.path));
         }
-        self.push_only_unless_reused(&mut hints).await;
+        self.push_only_unless_reused(&mut found).await;
+        merge_unique(&mut hints, found);
         sort_hints(&mut hints);
         let announced: Vec<&Hint> = hints.iter().filter(|h| !h.push_only).collect();
 
@@ -441,8 +444,9 @@ impl Shared {
         Ok(Response::from_parts(parts, HintBody::inner(body)))
     }
 
-    /// Makes the static files among `hints` that the browser would not reuse from its cache
-    /// push-only (see [`super::reuse`]): announced, they would cost a revalidation.
+    /// Makes the static files among the hints the policy found that the browser would not
+    /// reuse from its cache push-only (see [`super::reuse`]): announced, they would cost a
+    /// revalidation. Configured rules are not filtered: they go as configured.
     async fn push_only_unless_reused(&self, hints: &mut [Hint]) {
         let Some(files) = &self.policy.files else {
             return;
