@@ -25,8 +25,11 @@ pub struct Config {
     /// Plaintext addresses (HTTP/1.1 + h2c prior knowledge).
     #[serde(default)]
     pub h2c: Vec<SocketAddr>,
-    /// `Cache-Control` for static files.
-    pub cache_control: Option<String>,
+    /// `Cache-Control` for static files whose names are not content-hashed (HTML included).
+    pub cache_control: Option<CacheControl>,
+    /// `[[cache]]` rules: `Cache-Control` by path pattern, first match wins.
+    #[serde(default)]
+    pub cache: Vec<CacheSection>,
     /// Serve `.br`/`.gz` siblings.
     pub precompressed: Option<bool>,
     #[serde(default)]
@@ -107,6 +110,60 @@ pub struct LimitsSection {
     pub shutdown_grace_secs: Option<u64>,
 }
 
+/// A `[[cache]]` section: files whose request path matches `path` get `cache_control`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSection {
+    /// `*` stands for any characters (`/` included): `/assets/*`, `*.woff2`, `/app.js`.
+    pub path: PathPattern,
+    /// The header value; `""` sends no `Cache-Control` at all.
+    pub cache_control: CacheControl,
+}
+
+/// A `[[cache]]` path pattern: starts with `/` or `*`, no spaces or control characters.
+#[derive(Debug, Clone)]
+pub struct PathPattern(pub String);
+
+impl<'de> Deserialize<'de> for PathPattern {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if !(s.starts_with('/') || s.starts_with('*')) {
+            return Err(de::Error::custom(format!(
+                "{s:?} is not a path pattern; write it like \"/assets/*\" or \"*.woff2\""
+            )));
+        }
+        if s.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(de::Error::custom(format!(
+                "{s:?} contains spaces or control characters; percent-encode them"
+            )));
+        }
+        Ok(PathPattern(s))
+    }
+}
+
+/// A `Cache-Control` value, checked while parsing so the error has a line; `""` is none.
+#[derive(Debug, Clone)]
+pub struct CacheControl(pub Option<http::HeaderValue>);
+
+impl CacheControl {
+    /// Parses a command-line or file value.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.trim().is_empty() {
+            return Ok(CacheControl(None));
+        }
+        http::HeaderValue::from_str(s)
+            .map(|v| CacheControl(Some(v)))
+            .map_err(|_| format!("cache-control {s:?} is not a valid header value"))
+    }
+}
+
+impl<'de> Deserialize<'de> for CacheControl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        CacheControl::parse(&s).map_err(de::Error::custom)
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PushSection {
@@ -175,6 +232,19 @@ impl Resource {
 }
 
 impl Config {
+    /// The `Cache-Control` policy of `[[cache]]` rules (in file order) over the hashed-name
+    /// default; `default` is the value for everything else (flags over `cache_control`).
+    pub fn cache_policy(&self, default: Option<CacheControl>) -> h2push::files::CachePolicy {
+        let mut policy = h2push::files::CachePolicy::new();
+        for rule in &self.cache {
+            policy = policy.rule(&rule.path.0, rule.cache_control.0.clone());
+        }
+        match default.or_else(|| self.cache_control.clone()) {
+            Some(CacheControl(v)) => policy.default_value(v),
+            None => policy,
+        }
+    }
+
     /// The push rules, in file order.
     pub fn push_rules(&self) -> Vec<PushRule> {
         self.push
@@ -303,6 +373,7 @@ resources = ["/style.css", { path = "/f.woff2", nopush = true }]
     fn the_example_file_parses() {
         let c = Config::parse(include_str!("../../../examples/h2push.toml")).unwrap();
         assert_eq!(c.push_rules().len(), 1);
+        assert!(!c.cache.is_empty(), "the example shows a [[cache]] rule");
         assert_eq!(c.hints.learn, None);
     }
 
@@ -310,6 +381,52 @@ resources = ["/style.css", { path = "/f.woff2", nopush = true }]
     fn bad_learn_mode_names_its_line() {
         let e = Config::parse("[hints]\nlearn = \"sometimes\"\n").unwrap_err();
         assert!(e.starts_with("line 2"), "{e}");
+    }
+
+    #[test]
+    fn cache_rules_parse_in_order() {
+        let c = Config::parse(
+            "cache_control = \"max-age=60\"\n[[cache]]\npath = \"/assets/*\"\ncache_control = \"public, max-age=600\"\n[[cache]]\npath = \"*.pdf\"\ncache_control = \"\"\n",
+        )
+        .unwrap();
+        let p = c.cache_policy(None);
+        assert_eq!(
+            p.choose("/assets/index-D_6Ay_gG.js", false).unwrap(),
+            "public, max-age=600"
+        );
+        assert_eq!(p.choose("/a.pdf", false), None);
+        assert_eq!(
+            p.choose("/main.3f2a9c1b.js", false).unwrap(),
+            h2push::files::IMMUTABLE
+        );
+        assert_eq!(p.choose("/index.html", true).unwrap(), "max-age=60");
+        let flag = CacheControl::parse("no-store").unwrap();
+        assert_eq!(
+            c.cache_policy(Some(flag)).choose("/a.js", false).unwrap(),
+            "no-store"
+        );
+    }
+
+    #[test]
+    fn bad_cache_rules_name_line_and_key() {
+        let e =
+            Config::parse("[[cache]]\npath = \"assets/*\"\ncache_control = \"x\"\n").unwrap_err();
+        assert!(e.starts_with("line 2") && e.contains("path pattern"), "{e}");
+        let e = Config::parse("[[cache]]\npath = \"/a/*\"\ncache_control = \"a\\u0001b\"\n")
+            .unwrap_err();
+        assert!(
+            e.starts_with("line 3") && e.contains("cache-control"),
+            "{e}"
+        );
+        let e = Config::parse("[[cache]]\npath = \"/a/*\"\ncache-control = \"x\"\n").unwrap_err();
+        assert!(
+            e.starts_with("line 3") && e.contains("cache-control"),
+            "{e}"
+        );
+        let e = Config::parse("[[cache]]\npath = \"/a/*\"\n").unwrap_err();
+        assert!(e.contains("cache_control"), "{e}");
+        let e = Config::parse("cache_control = \"bad\\nvalue\"\n").unwrap_err();
+        assert!(e.starts_with("line 1"), "{e}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use h2push::hints::{HintLayer, HintPolicy};
 use h2push::{Limits, Server};
 use tower::Layer;
 
-use crate::config::{Config, LearnSetting};
+use crate::config::{CacheControl, Config, LearnSetting};
 use crate::{startup, CliError};
 
 #[derive(Args)]
@@ -28,7 +28,16 @@ pub struct ServeArgs {
     /// addresses, TLS, limits. Flags given here win over it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Cache-Control for static files [default: no-cache].
+    /// Cache-Control for static files whose names are not content-hashed, HTML included
+    /// [default: no-cache]; "" sends none.
+    ///
+    /// Content-hashed names get "public, max-age=31536000, immutable": a path segment, or a
+    /// `.`/`-`/`_`-separated part of one, of 8 or more letters and digits that changes
+    /// between upper case, lower case and digits the way hashes do and words do not
+    /// (index-D_6Ay_gG.js, main.3f2a9c1b.js, variables-8adf115d.css; not bootstrap.min.js,
+    /// Inter-Variable.woff2, sales-20240101.pdf). HTML never is. The config file's
+    /// [[cache]] path = "/assets/*" cache_control = "..." rules override both, first match
+    /// wins.
     #[arg(long, value_name = "VALUE")]
     cache_control: Option<String>,
     /// Do not serve precompressed .br/.gz siblings.
@@ -77,16 +86,12 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         .clone()
         .or(config.root.clone())
         .unwrap_or_else(|| PathBuf::from("."));
-    let mut files = StaticFiles::new(&root)?;
-    if let Some(cc) = args
+    let flag = args
         .cache_control
-        .as_ref()
-        .or(config.cache_control.as_ref())
-    {
-        let value = http::HeaderValue::from_str(cc)
-            .map_err(|_| format!("cache-control {cc:?} is not a valid header value"))?;
-        files = files.cache_control(Some(value));
-    }
+        .as_deref()
+        .map(CacheControl::parse)
+        .transpose()?;
+    let mut files = StaticFiles::new(&root)?.cache_policy(config.cache_policy(flag));
     files = files.precompressed(!args.no_precompressed && config.precompressed.unwrap_or(true));
 
     let policy = hint_policy(&args, &config, files.clone())?;

@@ -156,10 +156,12 @@ mod tests {
     }
 
     fn load_key(root: &std::path::Path, key: &str) -> Box<Entry> {
+        let policy = super::super::freshness::CachePolicy::new();
         let opts = LoadOptions {
             index: None,
             precompressed: false,
             max_in_memory: 10_000,
+            cache: &policy,
         };
         load(root, key, opts).unwrap()
     }

@@ -17,6 +17,7 @@ use http::HeaderValue;
 
 use super::conditional::unix_secs;
 use super::encoding::Encoding;
+use super::freshness::CachePolicy;
 use super::path::{self, Miss};
 
 /// What identifies a version of a file on disk: if any of this changes, the file changed.
@@ -154,6 +155,8 @@ pub(crate) struct Entry {
     /// The canonical path of the identity file.
     pub(crate) canon: PathBuf,
     pub(crate) content_type: HeaderValue,
+    /// Chosen once, by the service's [`CachePolicy`], from the key and the content type.
+    pub(crate) cache_control: Option<HeaderValue>,
     pub(crate) identity: Variant,
     pub(crate) br: Option<Variant>,
     pub(crate) gzip: Option<Variant>,
@@ -168,6 +171,7 @@ pub(crate) struct LoadOptions<'a> {
     pub(crate) precompressed: bool,
     /// Files up to this size are read into memory; larger ones are streamed.
     pub(crate) max_in_memory: u64,
+    pub(crate) cache: &'a CachePolicy,
 }
 
 /// Finds, opens and (if small) reads the file for `key`, with its siblings. Blocking.
@@ -193,8 +197,11 @@ pub(crate) fn load(root: &Path, key: &str, opts: LoadOptions<'_>) -> Result<Box<
             }
         }
     };
+    let content_type = super::mime::content_type(&opened.fs_path);
+    let html = content_type.as_bytes().starts_with(b"text/html");
     Ok(Box::new(Entry {
-        content_type: super::mime::content_type(&opened.fs_path),
+        cache_control: opts.cache.choose(key, html),
+        content_type,
         br: sibling(Encoding::Br),
         gzip: sibling(Encoding::Gzip),
         identity,
@@ -272,10 +279,12 @@ mod tests {
     use super::*;
 
     fn opts(max: u64) -> LoadOptions<'static> {
+        static POLICY: std::sync::OnceLock<CachePolicy> = std::sync::OnceLock::new();
         LoadOptions {
             index: Some("index.html"),
             precompressed: true,
             max_in_memory: max,
+            cache: POLICY.get_or_init(CachePolicy::new),
         }
     }
 
@@ -307,6 +316,27 @@ mod tests {
         std::fs::write(root.join("a.js.gz"), "GZ").unwrap();
         assert!(!e.still_valid(true), "a new sibling invalidates");
         assert!(e.still_valid(false));
+    }
+
+    #[test]
+    fn cache_control_is_chosen_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir(root.join("d")).unwrap();
+        std::fs::write(root.join("d/index.html"), "<p>").unwrap();
+        std::fs::write(root.join("main.3f2a9c1b.js"), "1").unwrap();
+        std::fs::write(root.join("main.3f2a9c1b.html"), "<p>").unwrap();
+        let cc = |key: &str| load(&root, key, opts(1024)).unwrap().cache_control;
+        assert_eq!(
+            cc("main.3f2a9c1b.js").unwrap(),
+            super::super::freshness::IMMUTABLE
+        );
+        assert_eq!(
+            cc("main.3f2a9c1b.html").unwrap(),
+            "no-cache",
+            "HTML is never immutable"
+        );
+        assert_eq!(cc("d/").unwrap(), "no-cache");
     }
 
     #[test]

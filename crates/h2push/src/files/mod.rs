@@ -22,8 +22,16 @@
 //!   across restarts, distinct per precompressed variant — and `Last-Modified`.
 //!   `If-None-Match` (`*`, lists, weak comparison) beats `If-Modified-Since`; `If-Match` and
 //!   `If-Unmodified-Since` give 412. A 304 carries ETag, Last-Modified, Cache-Control, Vary.
-//! - **Caching**: `Cache-Control: no-cache` by default (clients revalidate, which our ETags
-//!   make a cheap 304). Files up to 256 KiB (each variant) are kept in memory with their
+//! - **Cache-Control** ([`CachePolicy`]): the first matching path-pattern rule; else, for a
+//!   content-hashed name that is not HTML, `public, max-age=31536000, immutable` (browsers
+//!   do not even revalidate); else `no-cache` (clients revalidate, which our ETags make a
+//!   cheap 304). A name is content-hashed when a segment, or a `.`/`-`/`_`-separated part
+//!   of one, of 8 or more letters and digits looks random — mixes classes (upper, lower,
+//!   digit) the way hashes do and words do not: `index-D_6Ay_gG.js`, `main.3f2a9c1b.js`,
+//!   `variables-8adf115d.css` yes; `bootstrap.min.js`, `Inter-Variable.woff2`,
+//!   `sales-20240101.pdf` no ([`is_content_hashed`] has the exact rule). HTML is never
+//!   taken for immutable: it is what a URL names, and it names the hashed files.
+//! - **Memory cache**: files up to 256 KiB (each variant) are kept in memory with their
 //!   headers, 64 MiB in all; when the cache is full, further files are served from disk
 //!   (there is no eviction). An entry is checked with a `stat` (three with precompressed files
 //!   on: `x`, `x.br`, `x.gz`) at most once per second, so an edited file is served fresh
@@ -41,7 +49,9 @@ mod cache;
 mod conditional;
 mod encoding;
 mod entry;
+mod freshness;
 mod future;
+mod hashed;
 mod mime;
 mod path;
 mod range;
@@ -60,7 +70,9 @@ use http::request::Parts;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
+pub use self::freshness::{CachePolicy, IMMUTABLE};
 pub use self::future::ResponseFuture;
+pub use self::hashed::is_content_hashed;
 
 use self::cache::{Cache, Lookup};
 use self::encoding::{Accepted, Encoding};
@@ -135,7 +147,7 @@ struct Inner {
 
 #[derive(Debug, Clone)]
 struct Config {
-    cache_control: Option<HeaderValue>,
+    cache: CachePolicy,
     precompressed: bool,
     index_file: Option<String>,
     max_cached_file_size: u64,
@@ -184,7 +196,7 @@ impl StaticFiles {
             return Err(FilesError::NotADirectory { path: given });
         }
         let config = Config {
-            cache_control: Some(HeaderValue::from_static("no-cache")),
+            cache: CachePolicy::new(),
             precompressed: true,
             index_file: Some("index.html".to_owned()),
             max_cached_file_size: DEFAULT_MAX_CACHED_FILE_SIZE,
@@ -211,11 +223,14 @@ impl StaticFiles {
         Self::build(self.inner.root.clone(), config)
     }
 
-    /// The `Cache-Control` sent with files and 304s; `None` sends none.
+    /// The `Cache-Control` sent with files and 304s that no rule matches and whose names are
+    /// not content-hashed (HTML included); `None` sends none. Shorthand for
+    /// [`CachePolicy::default_value`] on the current policy.
     ///
     /// Default: `no-cache` — browsers may store files but must revalidate before use, which
     /// costs a round trip answered by a cheap 304, and never shows a stale file after a
-    /// deploy. Use e.g. `public, max-age=31536000, immutable` for fingerprinted assets.
+    /// deploy. Content-hashed names get [`IMMUTABLE`] regardless; [`Self::cache_policy`]
+    /// changes that.
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
@@ -224,7 +239,23 @@ impl StaticFiles {
     /// # Ok::<(), h2push::files::FilesError>(())
     /// ```
     pub fn cache_control(self, value: Option<HeaderValue>) -> Self {
-        self.reconfigure(|c| c.cache_control = value)
+        self.reconfigure(|c| c.cache = c.cache.clone().default_value(value))
+    }
+
+    /// Replaces the whole `Cache-Control` policy: rules by path pattern, the value for
+    /// content-hashed names and the default.
+    ///
+    /// ```
+    /// use h2push::files::CachePolicy;
+    /// use http::HeaderValue;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let files = h2push::StaticFiles::new(dir.path())?.cache_policy(
+    ///     CachePolicy::new().rule("/assets/*", Some(HeaderValue::from_static("max-age=600"))),
+    /// );
+    /// # Ok::<(), h2push::files::FilesError>(())
+    /// ```
+    pub fn cache_policy(self, policy: CachePolicy) -> Self {
+        self.reconfigure(|c| c.cache = policy)
     }
 
     /// Whether to serve `x.br` / `x.gz` siblings of `x` to clients that accept them (default
@@ -371,6 +402,7 @@ impl Inner {
             index: self.config.index_file.as_deref(),
             precompressed: self.config.precompressed,
             max_in_memory: self.config.max_cached_file_size,
+            cache: &self.config.cache,
         }
     }
 
@@ -417,7 +449,7 @@ impl Inner {
             content_type: &entry.content_type,
             encoding: enc,
             vary: self.config.precompressed && entry.has_siblings(),
-            cache_control: self.config.cache_control.as_ref(),
+            cache_control: entry.cache_control.as_ref(),
         }
     }
 
@@ -438,13 +470,14 @@ impl Inner {
         let enc = self.choose(parts, &entry);
         let vary = self.config.precompressed && entry.has_siblings();
         let content_type = entry.content_type.clone();
+        let cache_control = entry.cache_control.clone();
         let Variant { meta, data } = entry.into_variant(enc);
         let plan = Plan {
             meta: &meta,
             content_type: &content_type,
             encoding: enc,
             vary,
-            cache_control: self.config.cache_control.as_ref(),
+            cache_control: cache_control.as_ref(),
         };
         response::file(parts, plan, source_of(data))
     }
