@@ -324,26 +324,14 @@ impl StaticFiles {
         let path = path.split_once('?').map_or(path, |(p, _)| p);
         let key = path::parse(path).ok()?;
         let stale = match self.inner.cache.get(&key) {
-            Lookup::Fresh(e) => return Some(self.file_meta(&e)),
+            Lookup::Fresh(e) => return Some(file_meta(&e)),
             Lookup::Stale(e) => Some(e),
             Lookup::Miss => None,
         };
         match Arc::clone(&self.inner).resolve(key.into(), stale).await {
-            Ok(Resolved::Cached(e)) => Some(self.file_meta(&e)),
-            Ok(Resolved::Owned(e)) => Some(self.file_meta(&e)),
+            Ok(Resolved::Cached(e)) => Some(file_meta(&e)),
+            Ok(Resolved::Owned(e)) => Some(file_meta(&e)),
             Err(_) => None,
-        }
-    }
-
-    fn file_meta(&self, entry: &Entry) -> FileMeta {
-        let meta = &entry.identity.meta;
-        FileMeta {
-            path: entry.canon.clone(),
-            len: meta.len,
-            etag: meta.etag.clone(),
-            content_type: entry.content_type.clone(),
-            last_modified: meta.modified,
-            cache_control: self.inner.config.cache_control.clone(),
         }
     }
 
@@ -501,6 +489,18 @@ fn source_of(data: Data) -> Source {
     match data {
         Data::Mem(b) => Source::Mem(b),
         Data::File(f) => Source::File(f),
+    }
+}
+
+fn file_meta(entry: &Entry) -> FileMeta {
+    let meta = &entry.identity.meta;
+    FileMeta {
+        path: entry.canon.clone(),
+        len: meta.len,
+        etag: meta.etag.clone(),
+        content_type: entry.content_type.clone(),
+        last_modified: meta.modified,
+        cache_control: entry.cache_control.clone(),
     }
 }
 
