@@ -14,7 +14,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './browser.mjs';
 import { inkStats } from './png.mjs';
 import { fetchedTwice, requestsDuring } from './fetches.mjs';
 
@@ -28,7 +28,6 @@ const PIN = env('H2PUSH_PIN');
 const OUT = process.env.H2PUSH_OUT || 'test-output/e2e';
 // The demo's access log (scripts/e2e sends the server's stderr there).
 const SERVER_LOG = join(OUT, 'server.log');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 let context;
 let userDataDir;
@@ -36,24 +35,7 @@ let userDataDir;
 /** Starts Chromium with a fresh profile (the one `context` and `userDataDir` point to). */
 async function launch() {
   userDataDir = mkdtempSync(join(tmpdir(), 'h2push-e2e-profile-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1100, height: 900 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      // Trust exactly the demo's key: unlike --ignore-certificate-errors, this keeps the
-      // early-hinted fetches usable (no second fetch of each resource).
-      `--ignore-certificate-errors-spki-list=${PIN}`,
-    ],
-  });
+  context = await launchChromium(userDataDir, PIN);
 }
 
 /** Closes Chromium and removes its profile. */
