@@ -21,6 +21,11 @@
 #   --h2push BIN   measure this h2push binary instead of building target/release/h2push
 #   --keep         keep the run directory (configs, logs, per-load JSON lines) and say where
 #
+# What went over the network (requests, 304s, bytes, URLs fetched twice in one load) is read
+# from each server's access log for the time of each load: Chromium makes the preloads of a 103
+# in its browser process, where the page's DevTools session does not see them (the DevTools
+# count is reported beside it).
+#
 # Installs what it needs when missing (as root: apt-get chromium nginx; npm ci for
 # playwright-core and the Vite build; a Python venv for FastAPI, uvicorn and fontTools) and
 # caches the sites under target/browser-bench/. Loopback only; every process it starts is
@@ -28,7 +33,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; }
 
 runs=7 warmup=2 rtt=100 think=300 sites='vite dynamic content' servers='h2push nginx'
 h2push_bin='' keep=0
@@ -185,13 +190,13 @@ for site in $sites; do
     case $server/$site in
     h2push/dynamic)
       "$h2push_bin" proxy --upstream "http://127.0.0.1:$app_port" --addr "127.0.0.1:$port" \
-        --cert "$run/cert.pem" --key "$run/key.pem" --no-access-log >"$run/h2push-$site.log" 2>&1 &
+        --cert "$run/cert.pem" --key "$run/key.pem" >"$run/h2push-$site.log" 2>&1 &
       pids+=($!)
       wait_port "$port" $! "h2push proxy" "$run/h2push-$site.log"
       ;;
     h2push/*)
       "$h2push_bin" serve "$run/sites/$site" --addr "127.0.0.1:$port" \
-        --cert "$run/cert.pem" --key "$run/key.pem" --no-access-log >"$run/h2push-$site.log" 2>&1 &
+        --cert "$run/cert.pem" --key "$run/key.pem" >"$run/h2push-$site.log" 2>&1 &
       pids+=($!)
       wait_port "$port" $! "h2push serve" "$run/h2push-$site.log"
       ;;
@@ -199,6 +204,7 @@ for site in $sites; do
       nginx_servers+="
   server {
     listen 127.0.0.1:$port ssl http2;
+    access_log $run/nginx/logs/$site.log bench;
     location / {
       proxy_pass http://app;
       proxy_http_version 1.1;
@@ -213,6 +219,7 @@ for site in $sites; do
       nginx_servers+="
   server {
     listen 127.0.0.1:$port ssl http2;
+    access_log $run/nginx/logs/$site.log bench;
     root $run/sites/$site;
   }"
       ;;
@@ -238,7 +245,7 @@ http {
   sendfile on;
   tcp_nopush on;
   types_hash_max_size 2048;
-  access_log off;
+  log_format bench '\$msec \$request_method \$request_uri \$status \$body_bytes_sent';
   gzip on;
   ssl_protocols TLSv1.2 TLSv1.3;
   ssl_prefer_server_ciphers on;
@@ -268,6 +275,8 @@ for site in $sites; do
     p=$(free_port)
     pairs+=("$p:${origin[$site/$server]}")
     targets+=(--target "$site/$server=https://localhost:$p/")
+    if [[ $server == h2push ]]; then targets+=(--server-log "$site/$server=$run/h2push-$site.log")
+    else targets+=(--server-log "$site/$server=$run/nginx/logs/$site.log"); fi
   done
 done
 node "$here/browser/delay-proxy.mjs" --rtt-ms "$rtt" "${pairs[@]}" >"$run/delay-proxy.log" 2>&1 &

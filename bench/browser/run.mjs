@@ -3,6 +3,7 @@
 //
 //   node run.mjs --chromium PATH --pin SPKI [--runs 7] [--warmup 2] [--out FILE.jsonl]
 //                [--rtt-ms MS] --target SITE/SERVER=URL [--target ...]
+//                [--server-log SITE/SERVER=FILE ...]
 //
 // Per SITE, the SERVERs' targets are loaded in turn (A, B, A, B, ...): --warmup rounds that are
 // not counted, then --runs measured rounds. One round per server is a first visit (a new,
@@ -13,13 +14,19 @@
 // included. Network requests are counted from the DevTools protocol (Network domain), where a
 // response from the memory or disk cache, a service worker or a prefetch is not a network
 // request; resource timing is used for FCP, LCP, load and initiator types.
+//
+// The DevTools protocol does not show the preloads Chromium makes for a 103 Early Hints (the
+// browser process makes them before the page exists), so what went over the network is also
+// taken from each server's access log (--server-log): every request it logged while a load
+// ran, 304s included. An h2push log line is "TIME INFO ADDR h2 GET /path 200 123B ..."; an
+// nginx line (log_format of browser-pageload.sh) "MSEC GET /path 200 123".
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
-const opt = { runs: 7, warmup: 2, out: null, targets: [], chromium: '/usr/bin/chromium', pin: null, rtt: null };
+const opt = { runs: 7, warmup: 2, out: null, targets: [], logs: {}, chromium: '/usr/bin/chromium', pin: null, rtt: null };
 {
   const a = process.argv.slice(2);
   for (let i = 0; i < a.length; i++) {
@@ -38,6 +45,12 @@ const opt = { runs: 7, warmup: 2, out: null, targets: [], chromium: '/usr/bin/ch
         const m = /^([^/=]+)\/([^=]+)=(https:\/\/.+)$/.exec(v());
         if (!m) die(`--target wants SITE/SERVER=https://...`);
         opt.targets.push({ site: m[1], server: m[2], url: m[3] });
+        break;
+      }
+      case '--server-log': {
+        const m = /^([^=]+)=(.+)$/.exec(v());
+        if (!m) die('--server-log wants SITE/SERVER=FILE');
+        opt.logs[m[1]] = m[2];
         break;
       }
       default: die(`unknown argument '${a[i]}'`);
@@ -139,6 +152,7 @@ function pageMetrics() {
 
 // One page load in a fresh browser process on `profile`.
 async function load(url, profile) {
+  const t0 = Date.now();
   const b = await launch(profile);
   try {
     const ctx = b.browser.contexts()[0];
@@ -199,11 +213,14 @@ async function load(url, profile) {
     m.netRequests = net.length;
     m.netBytes = net.reduce((s, r) => s + (r.bytes || 0), 0);
     m.twice = Object.entries(perUrl).filter(([, n]) => n > 1).map(([u, n]) => ({ url: u, n }));
+    m.t0 = t0;
     m.requests = all.map(({ url: u, network, cached, status, type, initiator, bytes, failed }) =>
       ({ url: u, network, cached, status, type, initiator, bytes, failed }));
+    await close(b);
+    m.t1 = Date.now(); // the browser has exited: nothing after this is this load's
     return m;
   } finally {
-    await close(b);
+    if (b.proc.exitCode === null && b.proc.signalCode === null) await close(b);
   }
 }
 
@@ -249,59 +266,101 @@ for (const site of sites) {
   }
 }
 
+// What each server logged during each load.
+const ansi = /\x1b\[[0-9;]*m/g;
+function readLog(file) {
+  const out = [];
+  let text = '';
+  try { text = fs.readFileSync(file, 'utf8'); } catch { return null; }
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(ansi, '');
+    let m = /^(\d{4}-\d\d-\d\dT[\d:.]+Z)\s+INFO\s+\S+\s+\S+\s+([A-Z]+)\s+(\S+)\s+(\d{3})\s+(\d+)B/.exec(line);
+    if (m) { out.push({ t: Date.parse(m[1]), method: m[2], path: m[3], status: +m[4], bytes: +m[5] }); continue; }
+    m = /^(\d+\.\d+)\s+([A-Z]+)\s+(\S+)\s+(\d{3})\s+(\d+)/.exec(line);
+    if (m) out.push({ t: Math.round(parseFloat(m[1]) * 1000), method: m[2], path: m[3], status: +m[4], bytes: +m[5] });
+  }
+  return out;
+}
+const logs = {};
+for (const [k, f] of Object.entries(opt.logs)) logs[k] = readLog(f);
+for (const r of records) {
+  const log = logs[`${r.site}/${r.server}`];
+  if (!log || r.error) continue;
+  const seen = log.filter((x) => x.t >= r.t0 && x.t <= r.t1);
+  const per = {};
+  for (const x of seen) per[x.path] = (per[x.path] || 0) + 1;
+  r.server_requests = seen.map(({ path: p, status, bytes }) => ({ path: p, status, bytes }));
+  r.srvRequests = seen.length;
+  r.srv304 = seen.filter((x) => x.status === 304).length;
+  r.srvBytes = seen.reduce((a, x) => a + x.bytes, 0);
+  r.srvTwice = Object.entries(per).filter(([, n]) => n > 1).map(([p, n]) => ({
+    url: p, n, statuses: seen.filter((x) => x.path === p).map((x) => x.status).join('+'),
+  }));
+}
+if (outFile !== null) {
+  fs.ftruncateSync(outFile, 0);
+  fs.writeSync(outFile, records.map((r) => JSON.stringify(r)).join('\n') + '\n', 0);
+}
+
 // The report.
 const ms = (x) => (x === null ? '–' : Math.round(x).toString());
+const num = (x) => (x === null ? '–' : Number.isInteger(x) ? `${x}` : x.toFixed(1));
 const ratio = (a, b) => (a === null || b === null || !b ? '–' : (a / b).toFixed(2));
 const servers = [...new Set(opt.targets.map((t) => t.server))];
 const ref = servers.includes('nginx') ? 'nginx' : servers[servers.length - 1];
-const cols = ['finalTtfb', 'fcp', 'lcp', 'load', 'netRequests', 'netKiB', 'twiceUrls'];
+const haveLogs = Object.keys(logs).length > 0;
 const lines = [];
 lines.push(`Chromium ${opt.chromium}, RTT ${opt.rtt ?? '?'} ms, ${opt.runs} measured loads per case after ${opt.warmup} warm-up rounds, medians (${((Date.now() - started) / 1000).toFixed(0)} s).`);
 lines.push('');
-lines.push('| site | visit | server | TTFB ms | FCP ms | LCP ms | load ms | network requests | network KiB | URLs fetched twice | resources by initiatorType |');
-lines.push('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+lines.push('| site | visit | server | TTFB ms | FCP ms | LCP ms | load ms | requests (304s) | KiB | URLs fetched twice | twice in DevTools | resources by initiatorType |');
+lines.push('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
 const twiceList = [];
+const pathOf = (u) => (u.startsWith('/') ? u : new URL(u).pathname);
 for (const site of sites) {
   for (const visit of ['first', 'repeat']) {
     const med = {};
     for (const server of servers) {
       const rs = records.filter((r) => !r.warmup && !r.error && r.site === site && r.server === server && r.visit === visit);
       if (!rs.length) continue;
+      const fromLog = haveLogs && rs.every((r) => r.srvRequests !== undefined);
       const m = {};
-      for (const c of ['finalTtfb', 'fcp', 'lcp', 'load', 'netRequests']) m[c] = median(rs.map((r) => r[c]));
-      m.netKiB = median(rs.map((r) => r.netBytes / 1024));
-      m.twiceUrls = median(rs.map((r) => r.twice.length));
+      for (const c of ['finalTtfb', 'fcp', 'lcp', 'load']) m[c] = median(rs.map((r) => r[c]));
+      m.req = median(rs.map((r) => (fromLog ? r.srvRequests : r.netRequests)));
+      m.r304 = fromLog ? median(rs.map((r) => r.srv304)) : null;
+      m.kib = median(rs.map((r) => (fromLog ? r.srvBytes : r.netBytes) / 1024));
+      m.twice = median(rs.map((r) => (fromLog ? r.srvTwice : r.twice).length));
+      m.twiceDt = median(rs.map((r) => r.twice.length));
       const kinds = {};
       for (const r of rs) for (const x of r.resources) kinds[x.initiator] = 1;
       const byKind = Object.keys(kinds).sort().map((k) => {
         const n = median(rs.map((r) => r.resources.filter((x) => x.initiator === k).length));
         const onNet = median(rs.map((r) => r.resources.filter((x) => x.initiator === k && x.transfer > 0).length));
-        return `${k} ${n}${onNet !== n ? ` (${onNet} net)` : ''}`;
+        return `${k} ${num(n)}${onNet !== n ? ` (${num(onNet)} net)` : ''}`;
       });
       med[server] = m;
       const errors = records.filter((r) => !r.warmup && r.error && r.site === site && r.server === server && r.visit === visit).length;
-      lines.push(`| ${site} | ${visit} | ${server} | ${ms(m.finalTtfb)} | ${ms(m.fcp)} | ${ms(m.lcp)} | ${ms(m.load)} | ${m.netRequests} | ${m.netKiB.toFixed(1)} | ${m.twiceUrls} | ${byKind.join(', ')}${errors ? ` — ${errors} failed loads` : ''} |`);
+      lines.push(`| ${site} | ${visit} | ${server} | ${ms(m.finalTtfb)} | ${ms(m.fcp)} | ${ms(m.lcp)} | ${ms(m.load)} | ${num(m.req)}${m.r304 ? ` (${num(m.r304)})` : ''} | ${m.kib.toFixed(1)} | ${num(m.twice)} | ${num(m.twiceDt)} | ${byKind.join(', ') || '–'}${errors ? ` — ${errors} failed loads` : ''} |`);
       const seen = {};
-      for (const r of rs) for (const x of r.twice) {
-        const k = `${new URL(x.url).pathname} ×${x.n}`;
+      for (const r of rs) for (const x of (fromLog ? r.srvTwice : r.twice)) {
+        const k = `${pathOf(x.url)} ×${x.n}${x.statuses ? ` (${x.statuses})` : ''}`;
         seen[k] = (seen[k] || 0) + 1;
       }
-      for (const [k, n] of Object.entries(seen)) twiceList.push(`${site}, ${visit} visit, ${server}: ${k} in ${n} of ${rs.length} loads`);
+      for (const [k, n] of Object.entries(seen)) twiceList.push(`${site}, ${visit} visit, ${server}: \`${k.replace(/ .*/, '')}\`${k.replace(/^\S+/, '')} in ${n} of ${rs.length} loads`);
     }
     for (const server of servers) {
       if (server === ref || !med[server] || !med[ref]) continue;
       const a = med[server], b = med[ref];
-      lines.push(`| ${site} | ${visit} | **${server} / ${ref}** | ${ratio(a.finalTtfb, b.finalTtfb)} | ${ratio(a.fcp, b.fcp)} | **${ratio(a.lcp, b.lcp)}** | ${ratio(a.load, b.load)} | ${ratio(a.netRequests, b.netRequests)} | ${ratio(a.netKiB, b.netKiB)} | | |`);
+      lines.push(`| ${site} | ${visit} | **${server} / ${ref}** | ${ratio(a.finalTtfb, b.finalTtfb)} | ${ratio(a.fcp, b.fcp)} | **${ratio(a.lcp, b.lcp)}** | ${ratio(a.load, b.load)} | ${ratio(a.req, b.req)} | ${ratio(a.kib, b.kib)} | | | |`);
     }
   }
 }
 lines.push('');
-lines.push('URLs fetched over the network more than once in one load (measured loads):');
+lines.push(`URLs fetched over the network more than once in one load (${haveLogs ? 'from the servers\' access logs, statuses in order' : 'DevTools'}; measured loads):`);
 lines.push('');
 if (!twiceList.length) lines.push('- none');
 for (const t of twiceList) lines.push(`- ${t}`);
 const lcpWhat = {};
 for (const r of records) if (!r.warmup && r.lcpWhat) lcpWhat[`${r.site}: ${r.lcpWhat.replace(/https:\/\/[^/]+/, '')}`] = 1;
 lines.push('');
-lines.push(`LCP elements: ${Object.keys(lcpWhat).join('; ')}`);
+lines.push(`LCP elements: ${Object.keys(lcpWhat).join('; ')}.`);
 console.log(lines.join('\n'));
