@@ -5,7 +5,8 @@
 # prints a Markdown table of medians with ratios h2push / nginx (see docs/benchmarks.md).
 #
 #   bench/browser-pageload.sh [-r RUNS] [--warmup N] [--rtt-ms MS] [--sites 'vite dynamic content']
-#                             [--servers 'h2push nginx'] [--think-ms MS] [--h2push BIN] [--keep]
+#                             [--servers 'h2push nginx'] [--think-ms MS] [--h2push BIN]
+#                             [--serve-args 'ARGS'] [--keep]
 #
 #   -r RUNS        measured loads per site, server and visit (default 7); medians
 #   --warmup N     rounds loaded first and not counted, so that servers that learn from
@@ -19,6 +20,8 @@
 #   --servers LIST h2push (`h2push serve DIR`, no configuration; `h2push proxy` for dynamic)
 #                  and/or nginx (1.22, `root DIR`, HTTP/2 + TLS, Debian's default gzip)
 #   --h2push BIN   measure this h2push binary instead of building target/release/h2push
+#   --serve-args A more arguments for `h2push serve` (word-split), e.g. to try a flag:
+#                  --serve-args '--cache-control public,max-age=3600'
 #   --keep         keep the run directory (configs, logs, per-load JSON lines) and say where
 #
 # What went over the network (requests, 304s, bytes, URLs fetched twice in one load) is read
@@ -33,10 +36,10 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
-usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; }
 
 runs=7 warmup=2 rtt=100 think=300 sites='vite dynamic content' servers='h2push nginx'
-h2push_bin='' keep=0
+h2push_bin='' keep=0 serve_args=
 while (($#)); do
   case $1 in
   -r | --runs) runs=${2:?}; shift 2 ;;
@@ -46,6 +49,7 @@ while (($#)); do
   --sites) sites=${2:?}; shift 2 ;;
   --servers) servers=${2:?}; shift 2 ;;
   --h2push) h2push_bin=$(realpath "${2:?}"); shift 2 ;;
+  --serve-args) serve_args=${2?}; shift 2 ;;
   --keep) keep=1; shift ;;
   -h | --help) usage; exit 0 ;;
   *) echo "browser-pageload.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -195,7 +199,8 @@ for site in $sites; do
       wait_port "$port" $! "h2push proxy" "$run/h2push-$site.log"
       ;;
     h2push/*)
-      "$h2push_bin" serve "$run/sites/$site" --addr "127.0.0.1:$port" \
+      # shellcheck disable=SC2086
+      "$h2push_bin" serve "$run/sites/$site" $serve_args --addr "127.0.0.1:$port" \
         --cert "$run/cert.pem" --key "$run/key.pem" >"$run/h2push-$site.log" 2>&1 &
       pids+=($!)
       wait_port "$port" $! "h2push serve" "$run/h2push-$site.log"
@@ -286,11 +291,12 @@ for pr in "${pairs[@]}"; do wait_port "${pr%%:*}" $! "the delay proxy" "$run/del
 # --- the loads ----------------------------------------------------------------------------
 n_servers=$(wc -w <<<"$servers") n_sites=$(wc -w <<<"$sites")
 limit=$(((warmup + runs) * n_servers * n_sites * 2 * 45 + 60)) # 45 s a load at most
-echo "# bench/browser-pageload.sh -r $runs --warmup $warmup --rtt-ms $rtt --sites '$sites' --servers '$servers' --think-ms $think"
+echo "# bench/browser-pageload.sh -r $runs --warmup $warmup --rtt-ms $rtt --sites '$sites' --servers '$servers' --think-ms $think${serve_args:+ --serve-args '$serve_args'}"
 echo "# $(date -u '+%F %H:%M UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(/usr/bin/chromium --version 2>/dev/null | head -1), $(nginx -v 2>&1 | sed 's/.*: //'), $("$h2push_bin" --version)"
 echo
 set +e
-timeout "$limit" node "$here/browser/run.mjs" --chromium /usr/bin/chromium --pin "$pin" \
+mkdir -p "$run/tmp" # the browsers' profiles, Chromium's and Playwright's temporary files
+TMPDIR=$run/tmp timeout "$limit" node "$here/browser/run.mjs" --chromium /usr/bin/chromium --pin "$pin" \
   --runs "$runs" --warmup "$warmup" --rtt-ms "$rtt" --out "$run/loads.jsonl" "${targets[@]}" \
   >"$run/report.md"
 status=$?

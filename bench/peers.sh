@@ -11,10 +11,11 @@
 # announces /style.css and /app.js (SITE must hold index.html, style.css, app.js): a
 # `Link: rel=preload` that nginx and h2o turn into pushes, nghttpd's -p push, the Go peer's
 # http.Pusher and 103. `install` with no NAME installs them all, plus h2load.
-# Each peer's configuration and log are in a fresh /tmp/h2push-peer-NAME-* directory.
+# Each peer's configuration and log are in a fresh /tmp/h2push-peer-NAME-* directory, removed
+# by `stop`.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; }
 
 install() {
   local want=("$@") need=()
@@ -124,6 +125,7 @@ EOF
   local pid=$!
   for _ in $(seq 150); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$pid" >"$dir/peer.pid"
       echo "$pid"
       return 0
     fi
@@ -137,13 +139,18 @@ EOF
 }
 
 stop() {
-  local pid=$1 _
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
+  local pid=$1 _ f
+  if kill -TERM "$pid" 2>/dev/null; then
+    for _ in $(seq 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  for f in /tmp/h2push-peer-*/peer.pid; do # the peer's directory goes with it
+    [[ -f $f && $(<"$f") == "$pid" ]] && rm -rf "${f%/peer.pid}"
   done
-  kill -KILL "$pid" 2>/dev/null || true
+  return 0
 }
 
 cmd=${1:-}
