@@ -294,11 +294,16 @@ limit=$(((warmup + runs) * n_servers * n_sites * 2 * 45 + 60)) # 45 s a load at 
 echo "# bench/browser-pageload.sh -r $runs --warmup $warmup --rtt-ms $rtt --sites '$sites' --servers '$servers' --think-ms $think${serve_args:+ --serve-args '$serve_args'}"
 echo "# $(date -u '+%F %H:%M UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(/usr/bin/chromium --version 2>/dev/null | head -1), $(nginx -v 2>&1 | sed 's/.*: //'), $("$h2push_bin" --version)"
 echo
-set +e
 mkdir -p "$run/tmp" # the browsers' profiles, Chromium's and Playwright's temporary files
+# In the background, so that a TERM to this script stops it at once (the driver kills its
+# browser when it gets a TERM itself).
 TMPDIR=$run/tmp timeout "$limit" node "$here/browser/run.mjs" --chromium /usr/bin/chromium --pin "$pin" \
   --runs "$runs" --warmup "$warmup" --rtt-ms "$rtt" --out "$run/loads.jsonl" "${targets[@]}" \
-  >"$run/report.md"
+  >"$run/report.md" &
+driver=$!
+pids+=("$driver")
+set +e
+wait "$driver"
 status=$?
 set -e
 cp "$run/loads.jsonl" "$cache/last-loads.jsonl" 2>/dev/null || true
