@@ -255,7 +255,7 @@ for (const site of sites) {
           if (outFile !== null) fs.writeSync(outFile, JSON.stringify(rec) + '\n');
           if (!m.error) {
             console.error(`${warm ? 'warm-up' : 'run'} ${round} ${site}/${t.server} ${visit}: `
-              + `lcp ${m.lcp?.toFixed(0)} ms, load ${m.load?.toFixed(0)} ms, ${m.netRequests} requests`
+              + `lcp ${m.lcp?.toFixed(0)} ms, load ${m.load?.toFixed(0)} ms, DevTools: ${m.netRequests} requests`
               + (m.twice.length ? `, twice: ${m.twice.map((x) => new URL(x.url).pathname).join(' ')}` : ''));
           }
         }
@@ -283,6 +283,16 @@ function readLog(file) {
 }
 const logs = {};
 for (const [k, f] of Object.entries(opt.logs)) logs[k] = readLog(f);
+// A first visit fetches its page at least: if the log shows nothing for one, it was not
+// understood (another format), and DevTools' counts are used for that server instead.
+for (const r of records) {
+  const key = `${r.site}/${r.server}`;
+  if (!logs[key] || r.error || r.visit !== 'first') continue;
+  if (!logs[key].some((x) => x.t >= r.t0 && x.t <= r.t1)) {
+    console.error(`run.mjs: no request of a first visit found in ${opt.logs[key]}: counting ${key} from DevTools`);
+    logs[key] = null;
+  }
+}
 for (const r of records) {
   const log = logs[`${r.site}/${r.server}`];
   if (!log || r.error) continue;
