@@ -47,5 +47,5 @@ for t in "$@"; do
   label=${t%%=*}
   m=$(median <<<"${got[$label]}")
   base=${base:-$m}
-  printf '%-14s %12.0f %8s   %s\n' "$label" "$m" "$(awk -v a="$m" -v b="$base" 'BEGIN {printf "%.2f", b > 0 ? a / b : 0}')" "${got[$label]}"
+  printf '%-14s %12.0f %8s   %s\n' "$label" "$m" "$(awk -v a="$m" -v b="$base" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')" "${got[$label]}"
 done

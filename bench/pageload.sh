@@ -32,7 +32,10 @@ cargo build "${flags[@]}" -p h2push-bench --bin pageload
 bin=$top/target/$profile
 run=$(mktemp -d /tmp/h2push-pageload-XXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do "$here/peers.sh" stop "$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done; }
+cleanup() {
+  for p in "${pids[@]}"; do "$here/peers.sh" stop "$p"; wait "$p" 2>/dev/null || true; done
+  rm -rf "$run"
+}
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; }

@@ -27,7 +27,10 @@ cargo build --release -q -p h2push-cli --manifest-path "$top/Cargo.toml"
 bin=$top/target/release/h2push
 run=$(mktemp -d /tmp/h2push-proxy-bench-XXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$run"
+}
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 "$bin" cert --out "$run" >/dev/null

@@ -33,7 +33,10 @@ cargo build --release -q -p h2push-cli -p h2push-bench --manifest-path "$top/Car
 bin=$top/target/release
 run=$(mktemp -d /tmp/h2push-sse-bench-XXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do "$here/peers.sh" stop "$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done; }
+cleanup() {
+  for p in "${pids[@]}"; do "$here/peers.sh" stop "$p"; wait "$p" 2>/dev/null || true; done
+  rm -rf "$run"
+}
 trap cleanup EXIT
 "$bin/h2push" cert --out "$run" >/dev/null
 site=$top/examples/site

@@ -27,7 +27,10 @@ cargo build --release -q -p h2push-cli -p h2push-bench --manifest-path "$top/Car
 bin=$top/target/release/h2push
 run=$(mktemp -d /tmp/h2push-bench-XXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do "$here/peers.sh" stop "$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done; }
+cleanup() {
+  for p in "${pids[@]}"; do "$here/peers.sh" stop "$p"; wait "$p" 2>/dev/null || true; done
+  rm -rf "$run"
+}
 trap cleanup EXIT
 
 "$bin" cert --out "$run" >/dev/null
