@@ -6,7 +6,7 @@
 #
 #   bench/browser-pageload.sh [-r RUNS] [--warmup N] [--rtt-ms MS] [--sites 'vite dynamic content']
 #                             [--servers 'h2push nginx'] [--think-ms MS] [--h2push BIN]
-#                             [--serve-args 'ARGS'] [--keep]
+#                             [--serve-args 'ARGS'] [--fail-on-twice] [--keep]
 #
 #   -r RUNS        measured loads per site, server and visit (default 7); medians
 #   --warmup N     rounds loaded first and not counted, so that servers that learn from
@@ -22,6 +22,8 @@
 #   --h2push BIN   measure this h2push binary instead of building target/release/h2push
 #   --serve-args A more arguments for `h2push serve` (word-split), e.g. to try a flag:
 #                  --serve-args '--cache-control public,max-age=3600'
+#   --fail-on-twice  exit 3 (after the report) if a measured load fetched a URL over the
+#                  network more than once
 #   --keep         keep the run directory (configs, logs, per-load JSON lines) and say where
 #
 # What went over the network (requests, 304s, bytes, URLs fetched twice in one load) is read
@@ -36,10 +38,10 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
-usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; }
 
 runs=7 warmup=2 rtt=100 think=300 sites='vite dynamic content' servers='h2push nginx'
-h2push_bin='' keep=0 serve_args=
+h2push_bin='' keep=0 serve_args='' fail_on_twice=()
 while (($#)); do
   case $1 in
   -r | --runs) runs=${2:?}; shift 2 ;;
@@ -50,6 +52,7 @@ while (($#)); do
   --servers) servers=${2:?}; shift 2 ;;
   --h2push) h2push_bin=$(realpath "${2:?}"); shift 2 ;;
   --serve-args) serve_args=${2?}; shift 2 ;;
+  --fail-on-twice) fail_on_twice=(--fail-on-twice); shift ;;
   --keep) keep=1; shift ;;
   -h | --help) usage; exit 0 ;;
   *) echo "browser-pageload.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -298,7 +301,7 @@ mkdir -p "$run/tmp" # the browsers' profiles, Chromium's and Playwright's tempor
 # In the background, so that a TERM to this script stops it at once (the driver kills its
 # browser when it gets a TERM itself).
 TMPDIR=$run/tmp timeout "$limit" node "$here/browser/run.mjs" --chromium /usr/bin/chromium --pin "$pin" \
-  --runs "$runs" --warmup "$warmup" --rtt-ms "$rtt" --out "$run/loads.jsonl" "${targets[@]}" \
+  --runs "$runs" --warmup "$warmup" --rtt-ms "$rtt" --out "$run/loads.jsonl" "${fail_on_twice[@]}" "${targets[@]}" \
   >"$run/report.md" &
 driver=$!
 pids+=("$driver")
@@ -307,6 +310,11 @@ wait "$driver"
 status=$?
 set -e
 cp "$run/loads.jsonl" "$cache/last-loads.jsonl" 2>/dev/null || true
+if ((status == 3)) && ((${#fail_on_twice[@]})); then
+  cat "$run/report.md"
+  echo "browser-pageload.sh: URLs were fetched more than once in one load (listed above)" >&2
+  exit 3
+fi
 ((status == 0)) || die "the browser driver failed (exit $status)"
 cat "$run/report.md"
 echo

@@ -3,7 +3,7 @@
 //
 //   node run.mjs --chromium PATH --pin SPKI [--runs 7] [--warmup 2] [--out FILE.jsonl]
 //                [--rtt-ms MS] --target SITE/SERVER=URL [--target ...]
-//                [--server-log SITE/SERVER=FILE ...]
+//                [--server-log SITE/SERVER=FILE ...] [--fail-on-twice]
 //
 // Per SITE, the SERVERs' targets are loaded in turn (A, B, A, B, ...): --warmup rounds that are
 // not counted, then --runs measured rounds. One round per server is a first visit (a new,
@@ -26,7 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
-const opt = { runs: 7, warmup: 2, out: null, targets: [], logs: {}, chromium: '/usr/bin/chromium', pin: null, rtt: null };
+const opt = { runs: 7, warmup: 2, out: null, targets: [], logs: {}, failOnTwice: false, chromium: '/usr/bin/chromium', pin: null, rtt: null };
 {
   const a = process.argv.slice(2);
   for (let i = 0; i < a.length; i++) {
@@ -41,6 +41,7 @@ const opt = { runs: 7, warmup: 2, out: null, targets: [], logs: {}, chromium: '/
       case '--chromium': opt.chromium = v(); break;
       case '--pin': opt.pin = v(); break;
       case '--rtt-ms': opt.rtt = v(); break;
+      case '--fail-on-twice': opt.failOnTwice = true; break;
       case '--target': {
         const m = /^([^/=]+)\/([^=]+)=(https:\/\/.+)$/.exec(v());
         if (!m) die(`--target wants SITE/SERVER=https://...`);
@@ -374,3 +375,5 @@ for (const r of records) if (!r.warmup && r.lcpWhat) lcpWhat[`${r.site}: ${r.lcp
 lines.push('');
 lines.push(`LCP elements: ${Object.keys(lcpWhat).join('; ')}.`);
 console.log(lines.join('\n'));
+// --fail-on-twice: exit 3 if any measured load fetched a URL twice (for tests and CI).
+if (opt.failOnTwice && twiceList.length) process.exit(3);
