@@ -7,13 +7,12 @@
 #
 # The static page is bench's site served by `h2push serve` with no configuration but one
 # rule (the font its stylesheet loads, which no HTML scan can see), by `h2push serve` with no
-# configuration at all, and by nginx from ../shared/bench/peers.sh (which pushes /style.css
+# configuration at all, and by nginx from bench/peers.sh (which pushes /style.css
 # and /app.js for "/"); the dynamic page is
 # the same HTML answered after a think time by an in-process h2push.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
-shared=${H2PUSH_SHARED:-$top/../shared}
 runs=9 delay=50 think=100 profile=release
 while (($#)); do
   case $1 in
@@ -24,8 +23,7 @@ while (($#)); do
   *) sed -n '2,11p' "$0" >&2; exit 2 ;;
   esac
 done
-[[ -x $shared/bench/peers.sh ]] || { echo "need $shared/bench/peers.sh (set H2PUSH_SHARED)" >&2; exit 2; }
-command -v nginx >/dev/null || "$shared/bench/peers.sh" install
+"$here/peers.sh" install nginx
 
 flags=(-j1 -q --manifest-path "$top/Cargo.toml")
 [[ $profile == release ]] && flags+=(--release)
@@ -34,7 +32,10 @@ cargo build "${flags[@]}" -p h2push-bench --bin pageload
 bin=$top/target/$profile
 run=$(mktemp -d /tmp/h2push-pageload-XXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do "$shared/bench/peers.sh" stop "$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done; }
+cleanup() {
+  for p in "${pids[@]}"; do "$here/peers.sh" stop "$p"; wait "$p" 2>/dev/null || true; done
+  rm -rf "$run"
+}
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; }
@@ -59,7 +60,7 @@ h2z=$(free_port)
   --no-access-log >"$run/h2push-zero.log" 2>&1 &
 pids+=($!)
 ngx=$(free_port)
-pids+=("$("$shared/bench/peers.sh" start nginx "$ngx" "$site" "$run/cert.pem" "$run/key.pem")")
+pids+=("$("$here/peers.sh" start nginx "$ngx" "$site" "$run/cert.pem" "$run/key.pem")")
 wait_port "$h2p"
 wait_port "$h2z"
 wait_port "$ngx"

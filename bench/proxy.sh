@@ -8,11 +8,10 @@
 # body from memory, so the fronts, not the app, are measured. Both fronts speak TLS + HTTP/2
 # to h2load and keep-alive HTTP/1.1 to the upstream: nginx 1 worker with an upstream
 # keepalive pool; h2push proxy with one thread (as nginx) and with one thread per core.
-# Ratios are against nginx (the first row); see ../shared/bench/h2load-compare.sh.
+# Ratios are against nginx (the first row); see bench/h2load-compare.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
-shared=${H2PUSH_SHARED:-$top/../shared}
 rounds=3 n=100000 h2load_args='-c 50 -m 10'
 while (($#)); do
   case $1 in
@@ -22,14 +21,16 @@ while (($#)); do
   *) sed -n '2,11p' "$0" >&2; exit 2 ;;
   esac
 done
-[[ -x $shared/bench/h2load-compare.sh ]] || { echo "need $shared/bench (set H2PUSH_SHARED)" >&2; exit 2; }
-command -v nginx >/dev/null || { echo "nginx missing: $shared/bench/peers.sh install" >&2; exit 2; }
+"$here/peers.sh" install nginx h2load
 
 cargo build --release -q -p h2push-cli --manifest-path "$top/Cargo.toml"
 bin=$top/target/release/h2push
 run=$(mktemp -d /tmp/h2push-proxy-bench-XXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$run"
+}
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 "$bin" cert --out "$run" >/dev/null
@@ -95,7 +96,7 @@ curl -sk "https://127.0.0.1:$h1/style.css" | grep -q teal || { echo "h2push prox
 curl -sk "https://127.0.0.1:$ng/style.css" | grep -q teal || { echo "nginx proxy does not answer" >&2; exit 1; }
 
 echo "h2load -n $n $h2load_args, $rounds rounds; upstream: nginx (1 worker) on 127.0.0.1:$up"
-"$shared/bench/h2load-compare.sh" -r "$rounds" -n "$n" -a "$h2load_args" \
+"$here/h2load-compare.sh" -r "$rounds" -n "$n" -a "$h2load_args" \
   "nginx=https://127.0.0.1:$ng/style.css" \
   "h2push-1t=https://127.0.0.1:$h1/style.css" \
   "h2push=https://127.0.0.1:$hn/style.css"

@@ -13,7 +13,6 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
-shared=${H2PUSH_SHARED:-$top/../shared}
 sizes='1000 10000 100000' h1=100 per_conn=100 burst=5 peers='go' redis=0
 while (($#)); do
   case $1 in
@@ -26,21 +25,24 @@ while (($#)); do
   *) sed -n '2,12p' "$0" >&2; exit 2 ;;
   esac
 done
-[[ -x $shared/bench/peers.sh ]] || { echo "need $shared/bench/peers.sh (set H2PUSH_SHARED)" >&2; exit 2; }
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-command -v go >/dev/null || "$shared/bench/peers.sh" install
+# shellcheck disable=SC2086
+"$here/peers.sh" install $peers
 
 cargo build --release -q -p h2push-cli -p h2push-bench --manifest-path "$top/Cargo.toml"
 bin=$top/target/release
 run=$(mktemp -d /tmp/h2push-sse-bench-XXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do "$shared/bench/peers.sh" stop "$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done; }
+cleanup() {
+  for p in "${pids[@]}"; do "$here/peers.sh" stop "$p"; wait "$p" 2>/dev/null || true; done
+  rm -rf "$run"
+}
 trap cleanup EXIT
 "$bin/h2push" cert --out "$run" >/dev/null
 site=$top/examples/site
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
-stop() { kill "$1" 2>/dev/null || "$shared/bench/peers.sh" stop "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+stop() { "$here/peers.sh" stop "$1"; wait "$1" 2>/dev/null || true; }
 
 echo "# SSE fan-out, $(nproc) cores, $(date -u +%F), ulimit -n $(ulimit -n); h1 subscribers: $h1; $per_conn streams per h2 connection"
 redis_url=
@@ -79,11 +81,11 @@ for n in $sizes; do
   done
   for peer in $peers; do
     p=$(free_port)
-    ppid=$("$shared/bench/peers.sh" start "$peer" "$p" "$site" "$run/cert.pem" "$run/key.pem")
+    ppid=$("$here/peers.sh" start "$peer" "$p" "$site" "$run/cert.pem" "$run/key.pem")
     pids+=("$ppid")
     sleep 0.5
     # peers.sh starts the Go binary in the background; its PID is the server's.
     run_client "$peer" "$p" "$ppid" "$n"
-    "$shared/bench/peers.sh" stop "$ppid" || true
+    "$here/peers.sh" stop "$ppid" || true
   done
 done

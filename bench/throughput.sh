@@ -7,11 +7,10 @@
 # Every server serves examples/site over TLS on loopback with the same certificate; h2load
 # fetches /style.css. Ratios are against h2push with one thread per core (the first row);
 # h2push-1t is the same server on one thread, as the peers run. The peers come from
-# ../shared/bench/peers.sh and the comparison from ../shared/bench/h2load-compare.sh.
+# bench/peers.sh and the comparison from bench/h2load-compare.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
-shared=${H2PUSH_SHARED:-$top/../shared}
 rounds=3 n=100000 h2load_args='-c 50 -m 10' peers='nginx h2o'
 while (($#)); do
   case $1 in
@@ -22,14 +21,16 @@ while (($#)); do
   *) sed -n '2,9p' "$0" >&2; exit 2 ;;
   esac
 done
-[[ -x $shared/bench/peers.sh ]] || { echo "need $shared/bench/peers.sh (set H2PUSH_SHARED)" >&2; exit 2; }
-
-"$shared/bench/peers.sh" install
+# shellcheck disable=SC2086
+"$here/peers.sh" install h2load $peers
 cargo build --release -q -p h2push-cli -p h2push-bench --manifest-path "$top/Cargo.toml"
 bin=$top/target/release/h2push
 run=$(mktemp -d /tmp/h2push-bench-XXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do "$shared/bench/peers.sh" stop "$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done; }
+cleanup() {
+  for p in "${pids[@]}"; do "$here/peers.sh" stop "$p"; wait "$p" 2>/dev/null || true; done
+  rm -rf "$run"
+}
 trap cleanup EXIT
 
 "$bin" cert --out "$run" >/dev/null
@@ -52,13 +53,13 @@ h2push_pid=${pids[0]}
 start_h2push h2push-1t 1
 for peer in $peers; do
   p=$(free_port)
-  pids+=("$("$shared/bench/peers.sh" start "$peer" "$p" "$site" "$run/cert.pem" "$run/key.pem")")
+  pids+=("$("$here/peers.sh" start "$peer" "$p" "$site" "$run/cert.pem" "$run/key.pem")")
   targets+=("$peer=https://127.0.0.1:$p/style.css")
 done
 
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 echo "# h2load -n $n $h2load_args, $rounds rounds, $(nproc) cores, $(date -u +%F)"
-"$shared/bench/h2load-compare.sh" -r "$rounds" -n "$n" -a "$h2load_args" "${targets[@]}"
+"$here/h2load-compare.sh" -r "$rounds" -n "$n" -a "$h2load_args" "${targets[@]}"
 
 # Memory: h2push after the load, then with 1,000 idle HTTP/2 connections held open.
 echo

@@ -2,7 +2,7 @@
 //! each) and, optionally, HTTP/1.1 connections, all over TLS; one publisher. Reports the
 //! server's RSS per idle subscriber, publish→receive latency at a steady rate, and deliveries
 //! per second when publishing as fast as the server takes it. Works against h2push
-//! (`serve --sse`) and the Go peer of `../shared/bench/peers.sh` (same endpoints).
+//! (`serve --sse`) and the Go peer of `bench/peers.sh` (`bench/peer.go`, same endpoints).
 //!
 //! ```text
 //! sse-fanout --addr 127.0.0.1:8443 -n 10000 --per-conn 100 --h1 100 \
