@@ -16,15 +16,14 @@
 //! blocks are read as a browser reads them, which regular expressions cannot do. Which of
 //! these hints a page gets is the policy's.
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use cssparser::{Delimiter, Parser, ParserInput, Token, UnicodeRange};
 use http::HeaderValue;
-use tokio::io::AsyncReadExt as _;
 
 use super::link::Hint;
+use super::scan_cache::ScanCache;
 
 /// Stylesheets larger than this are read up to here.
 const MAX_READ: u64 = 512 * 1024;
@@ -36,8 +35,6 @@ const MAX_FONTS: usize = 4;
 const MAX_IMAGES: usize = 2;
 /// How deep `@media`/`@supports`/`@layer` blocks are followed.
 const MAX_DEPTH: u8 = 4;
-/// Stylesheets remembered at most; a full cache forgets an arbitrary one.
-const MAX_SHEETS: usize = 1024;
 /// The origin relative URLs are resolved against; only results on it are kept.
 const ORIGIN: &str = "http://h2push.invalid";
 
@@ -391,13 +388,14 @@ fn local_path(base: &url::Url, href: &str) -> Option<String> {
     super::html::local_path(base, href)
 }
 
-/// One stylesheet's scan: the file version (ETag) it was made from, and its hints.
-type Scan = (HeaderValue, Arc<[Hint]>);
-
 /// Stylesheet scans cached per file version.
-#[derive(Debug, Default)]
-pub(crate) struct SheetCache {
-    sheets: Mutex<HashMap<String, Scan>>,
+#[derive(Debug)]
+pub(crate) struct SheetCache(ScanCache<Vec<Hint>>);
+
+impl Default for SheetCache {
+    fn default() -> Self {
+        SheetCache(ScanCache::new(MAX_READ))
+    }
 }
 
 impl SheetCache {
@@ -408,39 +406,11 @@ impl SheetCache {
         css_path: &str,
         fs_path: &Path,
         etag: &HeaderValue,
-    ) -> Arc<[Hint]> {
-        if let Some((tag, hints)) = lock(&self.sheets).get(css_path) {
-            if tag == etag {
-                return hints.clone();
-            }
-        }
-        let hints: Arc<[Hint]> = match read_prefix(fs_path).await {
-            Ok(text) => scan_css(&text, css_path).into(),
-            Err(e) => {
-                tracing::debug!(path = %fs_path.display(), "cannot read stylesheet to scan: {e}");
-                Arc::from(Vec::new())
-            }
-        };
-        let mut sheets = lock(&self.sheets);
-        if sheets.len() >= MAX_SHEETS && !sheets.contains_key(css_path) {
-            if let Some(victim) = sheets.keys().next().cloned() {
-                sheets.remove(&victim);
-            }
-        }
-        sheets.insert(css_path.to_owned(), (etag.clone(), hints.clone()));
-        hints
+    ) -> Arc<Vec<Hint>> {
+        self.0
+            .get(css_path, fs_path, etag, |text| scan_css(text, css_path))
+            .await
     }
-}
-
-async fn read_prefix(path: &Path) -> std::io::Result<String> {
-    let file = tokio::fs::File::open(path).await?;
-    let mut buf = Vec::new();
-    file.take(MAX_READ).read_to_end(&mut buf).await?;
-    Ok(String::from_utf8_lossy(&buf).into_owned())
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

@@ -20,22 +20,19 @@
 //! machinery and several dependencies, more than reading a few tags calls for. URL
 //! resolution (`<base href>`, relative paths) is the `url` crate's.
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use html5gum::{DefaultEmitter, StartTag, Token, Tokenizer};
 use http::HeaderValue;
-use tokio::io::AsyncReadExt as _;
 
 use super::link::Hint;
+use super::scan_cache::ScanCache;
 
 /// Heads larger than this are cut here (the tags past it are simply not seen).
 const MAX_READ: u64 = 256 * 1024;
 /// At most this many hints from one page.
 const MAX_HINTS: usize = 32;
-/// Pages remembered at most; a full cache forgets an arbitrary page.
-const MAX_PAGES: usize = 1024;
 /// The origin relative URLs are resolved against; only results on it are kept.
 const ORIGIN: &str = "http://h2push.invalid";
 
@@ -313,13 +310,14 @@ fn script_hint(tag: &StartTag<()>, base: &url::Url) -> Option<Hint> {
     Some(h)
 }
 
-/// One page's scan: the file version (ETag) it was made from, and what it found.
-type Scan = (HeaderValue, Arc<HeadScan>);
-
 /// Head scans cached per file version.
-#[derive(Debug, Default)]
-pub(crate) struct HeadCache {
-    pages: Mutex<HashMap<String, Scan>>,
+#[derive(Debug)]
+pub(crate) struct HeadCache(ScanCache<HeadScan>);
+
+impl Default for HeadCache {
+    fn default() -> Self {
+        HeadCache(ScanCache::new(MAX_READ))
+    }
 }
 
 impl HeadCache {
@@ -331,38 +329,10 @@ impl HeadCache {
         fs_path: &Path,
         etag: &HeaderValue,
     ) -> Arc<HeadScan> {
-        if let Some((tag, hints)) = lock(&self.pages).get(doc_path) {
-            if tag == etag {
-                return hints.clone();
-            }
-        }
-        let hints = Arc::new(match read_prefix(fs_path).await {
-            Ok(text) => scan(&text, doc_path),
-            Err(e) => {
-                tracing::debug!(path = %fs_path.display(), "cannot read page to scan: {e}");
-                HeadScan::default()
-            }
-        });
-        let mut pages = lock(&self.pages);
-        if pages.len() >= MAX_PAGES && !pages.contains_key(doc_path) {
-            if let Some(victim) = pages.keys().next().cloned() {
-                pages.remove(&victim);
-            }
-        }
-        pages.insert(doc_path.to_owned(), (etag.clone(), hints.clone()));
-        hints
+        self.0
+            .get(doc_path, fs_path, etag, |text| scan(text, doc_path))
+            .await
     }
-}
-
-async fn read_prefix(path: &Path) -> std::io::Result<String> {
-    let file = tokio::fs::File::open(path).await?;
-    let mut buf = Vec::new();
-    file.take(MAX_READ).read_to_end(&mut buf).await?;
-    Ok(String::from_utf8_lossy(&buf).into_owned())
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
@@ -503,22 +473,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn cache_rescans_a_new_version_only() {
+    async fn the_cache_scans_the_file_it_is_given() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("index.html");
-        std::fs::write(&f, "<link rel=stylesheet href=/one.css>").unwrap();
+        std::fs::write(
+            &f,
+            "<link rel=stylesheet href=one.css><link rel=icon href=i.svg>",
+        )
+        .unwrap();
         let cache = HeadCache::default();
         let v1 = HeaderValue::from_static("\"1\"");
-        assert_eq!(cache.scan("/", &f, &v1).await.hints[0].path, "/one.css");
-        std::fs::write(&f, "<link rel=stylesheet href=/two.css>").unwrap();
-        assert_eq!(
-            cache.scan("/", &f, &v1).await.hints[0].path,
-            "/one.css",
-            "same version: cached"
-        );
-        let v2 = HeaderValue::from_static("\"2\"");
-        assert_eq!(cache.scan("/", &f, &v2).await.hints[0].path, "/two.css");
-        let missing = dir.path().join("gone.html");
-        assert!(cache.scan("/gone", &missing, &v1).await.hints.is_empty());
+        let got = cache.scan("/docs/", &f, &v1).await;
+        assert_eq!(got.hints[0].path, "/docs/one.css");
+        assert_eq!(got.never, ["/favicon.ico", "/docs/i.svg"]);
     }
 }

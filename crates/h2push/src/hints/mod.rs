@@ -43,6 +43,7 @@ mod metrics;
 mod order;
 pub mod policy;
 mod reuse;
+mod scan_cache;
 mod service;
 
 pub use body::HintBody;
