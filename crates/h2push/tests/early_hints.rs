@@ -122,3 +122,42 @@ async fn a_103_after_the_final_head_is_refused() {
     assert_eq!(&ex.response.body[..], b"done");
     assert_eq!(*seen.lock().unwrap(), Some(Err(EarlyHintsError::HeadSent)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policys_and_the_applications_hints_share_one_103() {
+    // Chromium acts on the first 103 only: what the application hints before it first waits
+    // (a proxy's remembered hints, say) joins the policy's in that one 103; what it hints
+    // after waiting goes out on its own.
+    let app = Router::new().route(
+        "/",
+        get(|Extension(hints): Extension<EarlyHints>| async move {
+            hints
+                .send([HeaderValue::from_static(
+                    "</app.js>; rel=preload; as=script",
+                )])
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            hints
+                .send([HeaderValue::from_static(
+                    "</late.png>; rel=preload; as=image",
+                )])
+                .unwrap();
+            "page"
+        }),
+    );
+    let rule = PushRule::new("/", [Hint::new("/style.css"), Hint::new("/app.js")]);
+    let srv = common::start(HintLayer::new(HintPolicy::with_rules([rule])).layer(app)).await;
+    let mut opts = srv.opts("/");
+    opts.headers = vec![navigate()];
+    let report = probe(&opts).await.unwrap();
+    let ex = &report.exchanges[0];
+    let all: Vec<Vec<String>> = ex.informational.iter().map(|i| i.links()).collect();
+    assert_eq!(
+        all,
+        [
+            vec![LINKS[0].to_owned(), LINKS[1].to_owned()],
+            vec!["</late.png>; rel=preload; as=image".to_owned()],
+        ],
+        "{ex:#?}"
+    );
+}

@@ -61,6 +61,35 @@ pub struct EarlyHints {
 enum Inner {
     Stream(Arc<dyn HintStream>),
     Deferred(Arc<Mutex<Vec<HeaderValue>>>),
+    Gathering(Arc<Gather>),
+}
+
+/// Links gathered from several senders of one request, until [`GatherHandle::flush`] sends
+/// them as one 103 through `target` (browsers act on the first 103 only).
+struct Gather {
+    target: EarlyHints,
+    /// `None` once flushed: later links go straight to `target`.
+    links: Mutex<Option<Vec<HeaderValue>>>,
+}
+
+/// Flushes the links an [`EarlyHints::gathering`] collected.
+pub(crate) struct GatherHandle(Arc<Gather>);
+
+impl GatherHandle {
+    /// Sends what was gathered as one 103 (nothing if nothing was); later sends go out at
+    /// once. Only the first call does anything.
+    pub(crate) fn flush(&self) -> Result<(), EarlyHintsError> {
+        let links = self
+            .0
+            .links
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        match links {
+            Some(links) if !links.is_empty() => self.0.target.send(links),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl EarlyHints {
@@ -92,7 +121,11 @@ impl EarlyHints {
     /// assert!(!h2push::EarlyHints::deferred().sends_informational());
     /// ```
     pub fn sends_informational(&self) -> bool {
-        matches!(self.inner, Inner::Stream(_))
+        match &self.inner {
+            Inner::Stream(_) => true,
+            Inner::Deferred(_) => false,
+            Inner::Gathering(g) => g.target.sends_informational(),
+        }
     }
 
     /// Sends one 103 carrying `links`, each a `Link` field value such as
@@ -117,6 +150,23 @@ impl EarlyHints {
                 kept.lock().unwrap_or_else(|e| e.into_inner()).extend(links);
                 Ok(())
             }
+            Inner::Gathering(g) => {
+                let mut gathered = g.links.lock().unwrap_or_else(|e| e.into_inner());
+                match gathered.as_mut() {
+                    Some(kept) => {
+                        for l in links {
+                            if !kept.contains(&l) {
+                                kept.push(l);
+                            }
+                        }
+                        Ok(())
+                    }
+                    None => {
+                        drop(gathered);
+                        g.target.send(links)
+                    }
+                }
+            }
         }
     }
 
@@ -129,15 +179,35 @@ impl EarlyHints {
         match &self.inner {
             Inner::Stream(_) => Vec::new(),
             Inner::Deferred(kept) => kept.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            Inner::Gathering(g) => g.target.deferred_links(),
         }
+    }
+}
+
+impl EarlyHints {
+    /// An `EarlyHints` that gathers what is sent through it until the handle flushes it as
+    /// one 103 through this one: the hint policy lends it to the application, so that its
+    /// own hints and the policy's reach the browser in the first 103, the one it acts on.
+    pub(crate) fn gathering(&self) -> (EarlyHints, GatherHandle) {
+        let gather = Arc::new(Gather {
+            target: self.clone(),
+            links: Mutex::new(Some(Vec::new())),
+        });
+        (
+            EarlyHints {
+                inner: Inner::Gathering(gather.clone()),
+            },
+            GatherHandle(gather),
+        )
     }
 }
 
 impl fmt::Debug for EarlyHints {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.inner {
+        match &self.inner {
             Inner::Stream(_) => f.write_str("EarlyHints(103)"),
             Inner::Deferred(_) => f.write_str("EarlyHints(deferred to Link)"),
+            Inner::Gathering(g) => write!(f, "EarlyHints(gathering for {:?})", g.target),
         }
     }
 }

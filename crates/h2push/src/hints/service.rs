@@ -337,10 +337,17 @@ impl Shared {
         sort_hints(&mut hints);
         let announced: Vec<&Hint> = hints.iter().filter(|h| !h.push_only).collect();
 
-        // 2. One 103 for a navigation.
+        // 2. One 103 for a navigation: gathered with what the application hints in its first
+        //    poll (a proxy's remembered hints, say), sent when that poll returns.
+        let (lent_hints, gather) = facts
+            .early_hints
+            .as_ref()
+            .filter(|_| facts.navigation)
+            .map(EarlyHints::gathering)
+            .unzip();
         let mut hinted = Vec::new();
         if policy.early_hints && facts.navigation && !announced.is_empty() {
-            if let Some(eh) = &facts.early_hints {
+            if let Some(eh) = &lent_hints {
                 // Over HTTP/1.1 the links wait for the final response; when the preload
                 // header is on it carries them already.
                 let sent = (eh.sends_informational() || !policy.preload_header)
@@ -381,10 +388,26 @@ impl Shared {
             );
         }
 
-        // 4. The application (its own pushes logged for the digest), then its preload links.
+        // 4. The application (its own pushes logged for the digest, its hints gathered into
+        //    the 103), then its preload links.
         let mut req = req;
         let app_pushes = pushes.lend_pusher(req.extensions_mut());
-        let (mut parts, body) = inner.call(req).await?.into_parts();
+        if let Some(lent) = lent_hints {
+            req.extensions_mut().insert(lent);
+        }
+        let mut call = std::pin::pin!(inner.call(req));
+        let mut gather = gather;
+        let res = std::future::poll_fn(|cx| {
+            let polled = call.as_mut().poll(cx);
+            if let Some(g) = gather.take() {
+                if let Err(e) = g.flush() {
+                    tracing::debug!("103 not sent: {e}");
+                }
+            }
+            polled
+        })
+        .await;
+        let (mut parts, body) = res?.into_parts();
         if let Some(log) = app_pushes {
             pushes.remember_paths(log.take()).await;
         }
