@@ -16,6 +16,9 @@
 #                  dynamic: the same index.html from a FastAPI app that thinks --think-ms
 #                  (default 300) and sends no Link header, behind `h2push proxy` / nginx
 #                  `proxy_pass` (the app serves the build's other files too, for both);
+#                  dynamic-link: the same app sending a Link header for its stylesheet
+#                  (rel=preload; as=style; crossorigin) and bundle (rel=modulepreload)
+#                  (not in the default list);
 #                  content: a text site with two @font-face web fonts and a CSS background hero
 #   --servers LIST h2push (`h2push serve DIR`, no configuration; `h2push proxy` for dynamic)
 #                  and/or nginx (1.22, `root DIR`, HTTP/2 + TLS, Debian's default gzip)
@@ -38,7 +41,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
-usage() { sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; }
 
 runs=7 warmup=2 rtt=100 think=300 sites='vite dynamic content' servers='h2push nginx'
 h2push_bin='' keep=0 serve_args='' fail_on_twice=()
@@ -61,7 +64,7 @@ done
 die() { echo "browser-pageload.sh: $*" >&2; exit 1; }
 for n in "$runs" "$warmup" "$rtt" "$think"; do [[ $n =~ ^[0-9]+$ ]] || die "not a number: '$n'"; done
 ((runs >= 1)) || die "-r must be at least 1"
-for s in $sites; do [[ $s =~ ^(vite|dynamic|content)$ ]] || die "unknown site '$s' (vite dynamic content)"; done
+for s in $sites; do [[ $s =~ ^(vite|dynamic|dynamic-link|content)$ ]] || die "unknown site '$s' (vite dynamic dynamic-link content)"; done
 for s in $servers; do [[ $s =~ ^(h2push|nginx)$ ]] || die "unknown server '$s' (h2push nginx)"; done
 [[ -n $sites && -n $servers ]] || die "--sites and --servers must not be empty"
 
@@ -113,7 +116,7 @@ stamp() { # the sources a site is made from: make_sites.py and the files under "
     LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16)
 }
 sites_dir=$cache/sites
-if [[ " $sites " == *" vite "* || " $sites " == *" dynamic "* ]]; then
+if [[ " $sites " == *" vite "* || " $sites " == *" dynamic"* ]]; then
   want=$(stamp vite-react)
   if [[ $(cat "$sites_dir/vite/.stamp" 2>/dev/null) != "$want" ]]; then
     echo "building the Vite React site" >&2
@@ -180,14 +183,17 @@ pin=$(awk '/SPKI/ {print $NF}' "$run/cert.out")
 [[ -n $pin ]] || die "h2push cert printed no SPKI pin"
 
 declare -A origin # SITE/SERVER -> the server's own port
-app_port=''
-if [[ " $sites " == *" dynamic "* ]]; then
-  app_port=$(free_port)
-  (cd "$here/browser" && SITE=$run/sites/vite THINK_MS=$think exec "$venv/bin/uvicorn" app:app \
-    --host 127.0.0.1 --port "$app_port" --no-access-log --log-level warning) >"$run/app.log" 2>&1 &
+declare -A app_port # dynamic site -> its FastAPI app's port (one uvicorn process each)
+for site in $sites; do
+  [[ $site == dynamic* ]] || continue
+  app_port[$site]=$(free_port)
+  link=0
+  [[ $site == dynamic-link ]] && link=1
+  (cd "$here/browser" && SITE=$run/sites/vite THINK_MS=$think LINK_HEADER=$link exec "$venv/bin/uvicorn" \
+    app:app --host 127.0.0.1 --port "${app_port[$site]}" --no-access-log --log-level warning) >"$run/app-$site.log" 2>&1 &
   pids+=($!)
-  wait_port "$app_port" $! "the FastAPI app" "$run/app.log"
-fi
+  wait_port "${app_port[$site]}" $! "the FastAPI app" "$run/app-$site.log"
+done
 
 nginx_servers=''
 for site in $sites; do
@@ -195,8 +201,8 @@ for site in $sites; do
     port=$(free_port)
     origin[$site/$server]=$port
     case $server/$site in
-    h2push/dynamic)
-      "$h2push_bin" proxy --upstream "http://127.0.0.1:$app_port" --addr "127.0.0.1:$port" \
+    h2push/dynamic*)
+      "$h2push_bin" proxy --upstream "http://127.0.0.1:${app_port[$site]}" --addr "127.0.0.1:$port" \
         --cert "$run/cert.pem" --key "$run/key.pem" >"$run/h2push-$site.log" 2>&1 &
       pids+=($!)
       wait_port "$port" $! "h2push proxy" "$run/h2push-$site.log"
@@ -208,13 +214,13 @@ for site in $sites; do
       pids+=($!)
       wait_port "$port" $! "h2push serve" "$run/h2push-$site.log"
       ;;
-    nginx/dynamic)
+    nginx/dynamic*)
       nginx_servers+="
   server {
     listen 127.0.0.1:$port ssl http2;
     access_log $run/nginx/logs/$site.log bench;
     location / {
-      proxy_pass http://app;
+      proxy_pass http://app_${site//-/_};
       proxy_http_version 1.1;
       proxy_set_header Connection \"\";
       proxy_set_header Host \$host;
@@ -237,7 +243,10 @@ done
 
 if [[ -n $nginx_servers ]]; then
   nginx_upstream=''
-  [[ -n $app_port ]] && nginx_upstream="  upstream app { server 127.0.0.1:$app_port; keepalive 16; }"
+  for site in "${!app_port[@]}"; do
+    nginx_upstream+="  upstream app_${site//-/_} { server 127.0.0.1:${app_port[$site]}; keepalive 16; }
+"
+  done
   mkdir -p "$run/nginx/logs" "$run/nginx/tmp"
   # Debian's stock nginx.conf, less what does not apply (one worker, as on a small host).
   cat >"$run/nginx/nginx.conf" <<EOF
