@@ -279,7 +279,7 @@ $nginx_servers
 EOF
   nginx -p "$run/nginx" -c "$run/nginx/nginx.conf" >"$run/nginx/out.log" 2>&1 &
   nginx_pid=$!
-  pids+=($nginx_pid)
+  pids+=("$nginx_pid")
   for site in $sites; do
     [[ -z ${origin[$site/nginx]:-} ]] || wait_port "${origin[$site/nginx]}" $nginx_pid nginx "$run/nginx/logs/error.log"
   done
