@@ -323,8 +323,8 @@ const haveLogs = Object.keys(logs).length > 0;
 const lines = [];
 lines.push(`Chromium ${opt.chromium}, RTT ${opt.rtt ?? '?'} ms, ${opt.runs} measured loads per case after ${opt.warmup} warm-up rounds, medians (${((Date.now() - started) / 1000).toFixed(0)} s).`);
 lines.push('');
-lines.push('| site | visit | server | TTFB ms | FCP ms | LCP ms | load ms | requests (304s) | KiB | URLs fetched twice | twice in DevTools | resources by initiatorType |');
-lines.push('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+lines.push('| site | visit | server | TTFB ms | FCP ms | LCP ms | LCP min–max | load ms | requests (304s) | KiB | URLs fetched twice | twice in DevTools | resources by initiatorType |');
+lines.push('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
 const twiceList = [];
 const pathOf = (u) => (u.startsWith('/') ? u : new URL(u).pathname);
 for (const site of sites) {
@@ -336,6 +336,8 @@ for (const site of sites) {
       const fromLog = haveLogs && rs.every((r) => r.srvRequests !== undefined);
       const m = {};
       for (const c of ['finalTtfb', 'fcp', 'lcp', 'load']) m[c] = median(rs.map((r) => r[c]));
+      const lcps = rs.map((r) => r.lcp).filter((x) => x !== null);
+      const spread = lcps.length ? `${ms(Math.min(...lcps))}–${ms(Math.max(...lcps))}` : '–';
       m.req = median(rs.map((r) => (fromLog ? r.srvRequests : r.netRequests)));
       m.r304 = fromLog ? median(rs.map((r) => r.srv304)) : null;
       m.kib = median(rs.map((r) => (fromLog ? r.srvBytes : r.netBytes) / 1024));
@@ -350,7 +352,7 @@ for (const site of sites) {
       });
       med[server] = m;
       const errors = records.filter((r) => !r.warmup && r.error && r.site === site && r.server === server && r.visit === visit).length;
-      lines.push(`| ${site} | ${visit} | ${server} | ${ms(m.finalTtfb)} | ${ms(m.fcp)} | ${ms(m.lcp)} | ${ms(m.load)} | ${num(m.req)}${m.r304 ? ` (${num(m.r304)})` : ''} | ${m.kib.toFixed(1)} | ${num(m.twice)} | ${num(m.twiceDt)} | ${byKind.join(', ') || '–'}${errors ? ` — ${errors} failed loads` : ''} |`);
+      lines.push(`| ${site} | ${visit} | ${server} | ${ms(m.finalTtfb)} | ${ms(m.fcp)} | ${ms(m.lcp)} | ${spread} | ${ms(m.load)} | ${num(m.req)}${m.r304 ? ` (${num(m.r304)})` : ''} | ${m.kib.toFixed(1)} | ${num(m.twice)} | ${num(m.twiceDt)} | ${byKind.join(', ') || '–'}${errors ? ` — ${errors} failed loads` : ''} |`);
       const seen = {};
       for (const r of rs) for (const x of (fromLog ? r.srvTwice : r.twice)) {
         const k = `${pathOf(x.url)} ×${x.n}${x.statuses ? ` (${x.statuses})` : ''}`;
@@ -361,7 +363,7 @@ for (const site of sites) {
     for (const server of servers) {
       if (server === ref || !med[server] || !med[ref]) continue;
       const a = med[server], b = med[ref];
-      lines.push(`| ${site} | ${visit} | **${server} / ${ref}** | ${ratio(a.finalTtfb, b.finalTtfb)} | ${ratio(a.fcp, b.fcp)} | **${ratio(a.lcp, b.lcp)}** | ${ratio(a.load, b.load)} | ${ratio(a.req, b.req)} | ${ratio(a.kib, b.kib)} | | | |`);
+      lines.push(`| ${site} | ${visit} | **${server} / ${ref}** | ${ratio(a.finalTtfb, b.finalTtfb)} | ${ratio(a.fcp, b.fcp)} | **${ratio(a.lcp, b.lcp)}** | | ${ratio(a.load, b.load)} | ${ratio(a.req, b.req)} | ${ratio(a.kib, b.kib)} | | | |`);
     }
   }
 }
