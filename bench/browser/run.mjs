@@ -177,6 +177,10 @@ async function load(url, profile) {
       Object.assign(r, { url: e.request.url, type: e.type, initiator: e.initiator && e.initiator.type, done: false });
     });
     cdp.on('Network.requestServedFromCache', (e) => { get(e.requestId).cached = 'memory'; });
+    const early = []; // the Link headers of the 103s the page's navigation got
+    cdp.on('Network.responseReceivedEarlyHints', (e) => {
+      for (const [k, v] of Object.entries(e.headers || {})) if (k.toLowerCase() === 'link') early.push(v);
+    });
     cdp.on('Network.responseReceived', (e) => {
       lastEvent = Date.now();
       const r = get(e.requestId);
@@ -215,6 +219,7 @@ async function load(url, profile) {
     m.netBytes = net.reduce((s, r) => s + (r.bytes || 0), 0);
     m.twice = Object.entries(perUrl).filter(([, n]) => n > 1).map(([u, n]) => ({ url: u, n }));
     m.t0 = t0;
+    m.earlyHints = early.join('\n').split(/\n|,\s*(?=<)/).filter(Boolean);
     m.requests = all.map(({ url: u, network, cached, status, type, initiator, bytes, failed }) =>
       ({ url: u, network, cached, status, type, initiator, bytes, failed }));
     await close(b);
@@ -372,6 +377,25 @@ lines.push(`URLs fetched over the network more than once in one load (${haveLogs
 lines.push('');
 if (!twiceList.length) lines.push('- none');
 for (const t of twiceList) lines.push(`- ${t}`);
+// What each server's 103s said on first visits (the commonest set of links).
+const hintLines = [];
+for (const site of sites) {
+  for (const server of servers) {
+    const rs = records.filter((r) => !r.warmup && !r.error && r.site === site && r.server === server && r.visit === 'first');
+    const sets = {};
+    for (const r of rs) {
+      const k = (r.earlyHints || []).map((l) => `\`${l.trim()}\``).join(', ');
+      sets[k] = (sets[k] || 0) + 1;
+    }
+    const best = Object.entries(sets).sort((a, b) => b[1] - a[1])[0];
+    if (best && best[0]) hintLines.push(`- ${site}, ${server} (${best[1]} of ${rs.length} first visits): ${best[0]}`);
+  }
+}
+lines.push('');
+lines.push('103 Early Hints on first visits (Link values, as DevTools reports them):');
+lines.push('');
+if (!hintLines.length) lines.push('- none');
+lines.push(...hintLines);
 const lcpWhat = {};
 for (const r of records) if (!r.warmup && r.lcpWhat) lcpWhat[`${r.site}: ${r.lcpWhat.replace(/https:\/\/[^/]+/, '')}`] = 1;
 lines.push('');
