@@ -76,6 +76,8 @@ apt_need=()
 [[ -x /usr/bin/chromium ]] || apt_need+=(chromium)
 [[ " $servers " == *" nginx "* ]] && ! command -v nginx >/dev/null && apt_need+=(nginx)
 command -v node >/dev/null || apt_need+=(nodejs npm)
+command -v python3 >/dev/null || apt_need+=(python3)
+command -v python3 >/dev/null && ! python3 -c 'import ensurepip, venv' 2>/dev/null && apt_need+=(python3-venv)
 [[ -e /usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf ]] || apt_need+=(fonts-dejavu-core)
 if ((${#apt_need[@]})); then
   ((EUID == 0)) || die "missing ${apt_need[*]}: run as root or apt-get install them"
@@ -85,6 +87,9 @@ if ((${#apt_need[@]})); then
   apt-get install -y -qq "${apt_need[@]}" >/dev/null
 fi
 command -v python3 >/dev/null || die "python3 is needed (for the FastAPI app and the site generator)"
+# Vite 8 and playwright-core 1.65 want Node 20.19 or later (Debian 12's own nodejs is 18).
+node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' ||
+  die "Node $(node --version) is too old: Vite 8 needs 20.19 or later (e.g. from NodeSource or nvm)"
 
 # playwright-core only (no browser download: it drives /usr/bin/chromium)
 if ! cmp -s "$here/browser/package-lock.json" "$here/browser/node_modules/.package-lock.json.ours" 2>/dev/null; then
