@@ -16,6 +16,9 @@
 #                  dynamic: the same index.html from a FastAPI app that thinks --think-ms
 #                  (default 300) and sends no Link header, behind `h2push proxy` / nginx
 #                  `proxy_pass` (the app serves the build's other files too, for both);
+#                  dynamic-link: the same app sending a Link header for its stylesheet
+#                  (rel=preload; as=style; crossorigin) and bundle (rel=modulepreload)
+#                  (not in the default list);
 #                  content: a text site with two @font-face web fonts and a CSS background hero
 #   --servers LIST h2push (`h2push serve DIR`, no configuration; `h2push proxy` for dynamic)
 #                  and/or nginx (1.22, `root DIR`, HTTP/2 + TLS, Debian's default gzip)
@@ -38,7 +41,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
-usage() { sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; }
 
 runs=7 warmup=2 rtt=100 think=300 sites='vite dynamic content' servers='h2push nginx'
 h2push_bin='' keep=0 serve_args='' fail_on_twice=()
@@ -61,7 +64,7 @@ done
 die() { echo "browser-pageload.sh: $*" >&2; exit 1; }
 for n in "$runs" "$warmup" "$rtt" "$think"; do [[ $n =~ ^[0-9]+$ ]] || die "not a number: '$n'"; done
 ((runs >= 1)) || die "-r must be at least 1"
-for s in $sites; do [[ $s =~ ^(vite|dynamic|content)$ ]] || die "unknown site '$s' (vite dynamic content)"; done
+for s in $sites; do [[ $s =~ ^(vite|dynamic|dynamic-link|content)$ ]] || die "unknown site '$s' (vite dynamic dynamic-link content)"; done
 for s in $servers; do [[ $s =~ ^(h2push|nginx)$ ]] || die "unknown server '$s' (h2push nginx)"; done
 [[ -n $sites && -n $servers ]] || die "--sites and --servers must not be empty"
 
@@ -73,6 +76,8 @@ apt_need=()
 [[ -x /usr/bin/chromium ]] || apt_need+=(chromium)
 [[ " $servers " == *" nginx "* ]] && ! command -v nginx >/dev/null && apt_need+=(nginx)
 command -v node >/dev/null || apt_need+=(nodejs npm)
+command -v python3 >/dev/null || apt_need+=(python3)
+command -v python3 >/dev/null && ! python3 -c 'import ensurepip, venv' 2>/dev/null && apt_need+=(python3-venv)
 [[ -e /usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf ]] || apt_need+=(fonts-dejavu-core)
 if ((${#apt_need[@]})); then
   ((EUID == 0)) || die "missing ${apt_need[*]}: run as root or apt-get install them"
@@ -82,6 +87,9 @@ if ((${#apt_need[@]})); then
   apt-get install -y -qq "${apt_need[@]}" >/dev/null
 fi
 command -v python3 >/dev/null || die "python3 is needed (for the FastAPI app and the site generator)"
+# Vite 8 and playwright-core 1.65 want Node 20.19 or later (Debian 12's own nodejs is 18).
+node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' ||
+  die "Node $(node --version) is too old: Vite 8 needs 20.19 or later (e.g. from NodeSource or nvm)"
 
 # playwright-core only (no browser download: it drives /usr/bin/chromium)
 if ! cmp -s "$here/browser/package-lock.json" "$here/browser/node_modules/.package-lock.json.ours" 2>/dev/null; then
@@ -113,7 +121,7 @@ stamp() { # the sources a site is made from: make_sites.py and the files under "
     LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16)
 }
 sites_dir=$cache/sites
-if [[ " $sites " == *" vite "* || " $sites " == *" dynamic "* ]]; then
+if [[ " $sites " == *" vite "* || " $sites " == *" dynamic"* ]]; then
   want=$(stamp vite-react)
   if [[ $(cat "$sites_dir/vite/.stamp" 2>/dev/null) != "$want" ]]; then
     echo "building the Vite React site" >&2
@@ -180,14 +188,17 @@ pin=$(awk '/SPKI/ {print $NF}' "$run/cert.out")
 [[ -n $pin ]] || die "h2push cert printed no SPKI pin"
 
 declare -A origin # SITE/SERVER -> the server's own port
-app_port=''
-if [[ " $sites " == *" dynamic "* ]]; then
-  app_port=$(free_port)
-  (cd "$here/browser" && SITE=$run/sites/vite THINK_MS=$think exec "$venv/bin/uvicorn" app:app \
-    --host 127.0.0.1 --port "$app_port" --no-access-log --log-level warning) >"$run/app.log" 2>&1 &
+declare -A app_port # dynamic site -> its FastAPI app's port (one uvicorn process each)
+for site in $sites; do
+  [[ $site == dynamic* ]] || continue
+  app_port[$site]=$(free_port)
+  link=0
+  [[ $site == dynamic-link ]] && link=1
+  (cd "$here/browser" && SITE=$run/sites/vite THINK_MS=$think LINK_HEADER=$link exec "$venv/bin/uvicorn" \
+    app:app --host 127.0.0.1 --port "${app_port[$site]}" --no-access-log --log-level warning) >"$run/app-$site.log" 2>&1 &
   pids+=($!)
-  wait_port "$app_port" $! "the FastAPI app" "$run/app.log"
-fi
+  wait_port "${app_port[$site]}" $! "the FastAPI app" "$run/app-$site.log"
+done
 
 nginx_servers=''
 for site in $sites; do
@@ -195,8 +206,8 @@ for site in $sites; do
     port=$(free_port)
     origin[$site/$server]=$port
     case $server/$site in
-    h2push/dynamic)
-      "$h2push_bin" proxy --upstream "http://127.0.0.1:$app_port" --addr "127.0.0.1:$port" \
+    h2push/dynamic*)
+      "$h2push_bin" proxy --upstream "http://127.0.0.1:${app_port[$site]}" --addr "127.0.0.1:$port" \
         --cert "$run/cert.pem" --key "$run/key.pem" >"$run/h2push-$site.log" 2>&1 &
       pids+=($!)
       wait_port "$port" $! "h2push proxy" "$run/h2push-$site.log"
@@ -208,13 +219,13 @@ for site in $sites; do
       pids+=($!)
       wait_port "$port" $! "h2push serve" "$run/h2push-$site.log"
       ;;
-    nginx/dynamic)
+    nginx/dynamic*)
       nginx_servers+="
   server {
     listen 127.0.0.1:$port ssl http2;
     access_log $run/nginx/logs/$site.log bench;
     location / {
-      proxy_pass http://app;
+      proxy_pass http://app_${site//-/_};
       proxy_http_version 1.1;
       proxy_set_header Connection \"\";
       proxy_set_header Host \$host;
@@ -237,7 +248,10 @@ done
 
 if [[ -n $nginx_servers ]]; then
   nginx_upstream=''
-  [[ -n $app_port ]] && nginx_upstream="  upstream app { server 127.0.0.1:$app_port; keepalive 16; }"
+  for site in "${!app_port[@]}"; do
+    nginx_upstream+="  upstream app_${site//-/_} { server 127.0.0.1:${app_port[$site]}; keepalive 16; }
+"
+  done
   mkdir -p "$run/nginx/logs" "$run/nginx/tmp"
   # Debian's stock nginx.conf, less what does not apply (one worker, as on a small host).
   cat >"$run/nginx/nginx.conf" <<EOF
@@ -270,7 +284,7 @@ $nginx_servers
 EOF
   nginx -p "$run/nginx" -c "$run/nginx/nginx.conf" >"$run/nginx/out.log" 2>&1 &
   nginx_pid=$!
-  pids+=($nginx_pid)
+  pids+=("$nginx_pid")
   for site in $sites; do
     [[ -z ${origin[$site/nginx]:-} ]] || wait_port "${origin[$site/nginx]}" $nginx_pid nginx "$run/nginx/logs/error.log"
   done

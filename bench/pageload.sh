@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Page load under 100 ms RTT: h2push with no hints, push, 103 and push + cache digest on a
 # repeat visit, against nginx's push, each behind the same user-space delay proxy (50 ms each
-# way). Prints a Markdown table (see docs/benchmarks.md).
+# way). Prints a Markdown table (see docs/benchmarks.md). The client is a model of a browser
+# (bench/src/bin/pageload.rs), not a browser: bench/browser-pageload.sh measures Chromium.
 #
 #   bench/pageload.sh [-r RUNS] [--delay-ms MS] [--think-ms MS] [--debug]
 #
 # The static page is bench's site served by `h2push serve` with no configuration but one
 # rule (the font its stylesheet loads, which no HTML scan can see), by `h2push serve` with no
-# configuration at all, and by nginx from bench/peers.sh (which pushes /style.css
-# and /app.js for "/"); the dynamic page is
-# the same HTML answered after a think time by an in-process h2push.
+# configuration at all, and by nginx from bench/peers.sh (which pushes /style.css and /app.js
+# for "/"); the dynamic page is the same HTML answered after a think time by an in-process
+# h2push.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -20,7 +21,7 @@ while (($#)); do
   --delay-ms) delay=$2; shift 2 ;;
   --think-ms) think=$2; shift 2 ;;
   --debug) profile=debug; shift ;;
-  *) sed -n '2,11p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,13p' "$0" >&2; exit 2 ;;
   esac
 done
 "$here/peers.sh" install nginx

@@ -177,6 +177,10 @@ async function load(url, profile) {
       Object.assign(r, { url: e.request.url, type: e.type, initiator: e.initiator && e.initiator.type, done: false });
     });
     cdp.on('Network.requestServedFromCache', (e) => { get(e.requestId).cached = 'memory'; });
+    const early = []; // the Link headers of the 103s the page's navigation got
+    cdp.on('Network.responseReceivedEarlyHints', (e) => {
+      for (const [k, v] of Object.entries(e.headers || {})) if (k.toLowerCase() === 'link') early.push(v);
+    });
     cdp.on('Network.responseReceived', (e) => {
       lastEvent = Date.now();
       const r = get(e.requestId);
@@ -215,6 +219,7 @@ async function load(url, profile) {
     m.netBytes = net.reduce((s, r) => s + (r.bytes || 0), 0);
     m.twice = Object.entries(perUrl).filter(([, n]) => n > 1).map(([u, n]) => ({ url: u, n }));
     m.t0 = t0;
+    m.earlyHints = early.join('\n').split(/\n|,\s*(?=<)/).filter(Boolean);
     m.requests = all.map(({ url: u, network, cached, status, type, initiator, bytes, failed }) =>
       ({ url: u, network, cached, status, type, initiator, bytes, failed }));
     await close(b);
@@ -323,8 +328,8 @@ const haveLogs = Object.keys(logs).length > 0;
 const lines = [];
 lines.push(`Chromium ${opt.chromium}, RTT ${opt.rtt ?? '?'} ms, ${opt.runs} measured loads per case after ${opt.warmup} warm-up rounds, medians (${((Date.now() - started) / 1000).toFixed(0)} s).`);
 lines.push('');
-lines.push('| site | visit | server | TTFB ms | FCP ms | LCP ms | load ms | requests (304s) | KiB | URLs fetched twice | twice in DevTools | resources by initiatorType |');
-lines.push('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+lines.push('| site | visit | server | TTFB ms | FCP ms | LCP ms | LCP min–max | load ms | requests (304s) | KiB | URLs fetched twice | twice in DevTools | resources by initiatorType |');
+lines.push('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
 const twiceList = [];
 const pathOf = (u) => (u.startsWith('/') ? u : new URL(u).pathname);
 for (const site of sites) {
@@ -336,6 +341,8 @@ for (const site of sites) {
       const fromLog = haveLogs && rs.every((r) => r.srvRequests !== undefined);
       const m = {};
       for (const c of ['finalTtfb', 'fcp', 'lcp', 'load']) m[c] = median(rs.map((r) => r[c]));
+      const lcps = rs.map((r) => r.lcp).filter((x) => x !== null);
+      const spread = lcps.length ? `${ms(Math.min(...lcps))}–${ms(Math.max(...lcps))}` : '–';
       m.req = median(rs.map((r) => (fromLog ? r.srvRequests : r.netRequests)));
       m.r304 = fromLog ? median(rs.map((r) => r.srv304)) : null;
       m.kib = median(rs.map((r) => (fromLog ? r.srvBytes : r.netBytes) / 1024));
@@ -350,7 +357,7 @@ for (const site of sites) {
       });
       med[server] = m;
       const errors = records.filter((r) => !r.warmup && r.error && r.site === site && r.server === server && r.visit === visit).length;
-      lines.push(`| ${site} | ${visit} | ${server} | ${ms(m.finalTtfb)} | ${ms(m.fcp)} | ${ms(m.lcp)} | ${ms(m.load)} | ${num(m.req)}${m.r304 ? ` (${num(m.r304)})` : ''} | ${m.kib.toFixed(1)} | ${num(m.twice)} | ${num(m.twiceDt)} | ${byKind.join(', ') || '–'}${errors ? ` — ${errors} failed loads` : ''} |`);
+      lines.push(`| ${site} | ${visit} | ${server} | ${ms(m.finalTtfb)} | ${ms(m.fcp)} | ${ms(m.lcp)} | ${spread} | ${ms(m.load)} | ${num(m.req)}${m.r304 ? ` (${num(m.r304)})` : ''} | ${m.kib.toFixed(1)} | ${num(m.twice)} | ${num(m.twiceDt)} | ${byKind.join(', ') || '–'}${errors ? ` — ${errors} failed loads` : ''} |`);
       const seen = {};
       for (const r of rs) for (const x of (fromLog ? r.srvTwice : r.twice)) {
         const k = `${pathOf(x.url)} ×${x.n}${x.statuses ? ` (${x.statuses})` : ''}`;
@@ -361,7 +368,7 @@ for (const site of sites) {
     for (const server of servers) {
       if (server === ref || !med[server] || !med[ref]) continue;
       const a = med[server], b = med[ref];
-      lines.push(`| ${site} | ${visit} | **${server} / ${ref}** | ${ratio(a.finalTtfb, b.finalTtfb)} | ${ratio(a.fcp, b.fcp)} | **${ratio(a.lcp, b.lcp)}** | ${ratio(a.load, b.load)} | ${ratio(a.req, b.req)} | ${ratio(a.kib, b.kib)} | | | |`);
+      lines.push(`| ${site} | ${visit} | **${server} / ${ref}** | ${ratio(a.finalTtfb, b.finalTtfb)} | ${ratio(a.fcp, b.fcp)} | **${ratio(a.lcp, b.lcp)}** | | ${ratio(a.load, b.load)} | ${ratio(a.req, b.req)} | ${ratio(a.kib, b.kib)} | | | |`);
     }
   }
 }
@@ -370,6 +377,25 @@ lines.push(`URLs fetched over the network more than once in one load (${haveLogs
 lines.push('');
 if (!twiceList.length) lines.push('- none');
 for (const t of twiceList) lines.push(`- ${t}`);
+// What each server's 103s said on first visits (the commonest set of links).
+const hintLines = [];
+for (const site of sites) {
+  for (const server of servers) {
+    const rs = records.filter((r) => !r.warmup && !r.error && r.site === site && r.server === server && r.visit === 'first');
+    const sets = {};
+    for (const r of rs) {
+      const k = (r.earlyHints || []).map((l) => `\`${l.trim()}\``).join(', ');
+      sets[k] = (sets[k] || 0) + 1;
+    }
+    const best = Object.entries(sets).sort((a, b) => b[1] - a[1])[0];
+    if (best && best[0]) hintLines.push(`- ${site}, ${server} (${best[1]} of ${rs.length} first visits): ${best[0]}`);
+  }
+}
+lines.push('');
+lines.push('103 Early Hints on first visits (Link values, as DevTools reports them):');
+lines.push('');
+if (!hintLines.length) lines.push('- none');
+lines.push(...hintLines);
 const lcpWhat = {};
 for (const r of records) if (!r.warmup && r.lcpWhat) lcpWhat[`${r.site}: ${r.lcpWhat.replace(/https:\/\/[^/]+/, '')}`] = 1;
 lines.push('');
