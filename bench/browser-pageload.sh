@@ -122,18 +122,11 @@ stamp() { # the sources a site is made from: make_sites.py and the files under "
 }
 sites_dir=$cache/sites
 if [[ " $sites " == *" vite "* || " $sites " == *" dynamic"* ]]; then
-  want=$(stamp vite-react)
-  if [[ $(cat "$sites_dir/vite/.stamp" 2>/dev/null) != "$want" ]]; then
-    echo "building the Vite React site" >&2
-    src=$cache/vite-src
-    rm -rf "$src" "$sites_dir/vite"
-    mkdir -p "$src" "$sites_dir"
-    (cd "$here/browser/vite-react" && tar --exclude=node_modules --exclude=dist -cf - .) | (cd "$src" && tar -xf -)
-    "$py" "$here/browser/make_sites.py" vite-assets "$src/src"
-    (cd "$src" && npm ci --no-audit --no-fund --loglevel=error >&2 && npx --no-install vite build --logLevel warn >&2)
-    cp -r "$src/dist" "$sites_dir/vite"
-    echo "$want" >"$sites_dir/vite/.stamp"
-  fi
+  # The same builder the browser tests use (cached under $cache/vite).
+  vite_dist=$("$here/browser/build-vite-site.sh" "$cache/vite")
+  rm -rf "$sites_dir/vite"
+  mkdir -p "$sites_dir"
+  cp -r "$vite_dist" "$sites_dir/vite"
 fi
 if [[ " $sites " == *" content "* ]]; then
   want=$(stamp)
