@@ -47,6 +47,20 @@ pub struct ProxyArgs {
     /// Send no 103 Early Hints from remembered routes (the upstream's own 103s still pass).
     #[arg(long)]
     no_early_hints: bool,
+    /// Do not read the <head> of proxied HTML pages. By default the stylesheets, scripts
+    /// and preloads it names are remembered per route (with the app's Link preloads) and
+    /// sent as a 103 to the next navigation while the app is still thinking.
+    #[arg(long)]
+    no_html_scan: bool,
+}
+
+/// What `serve`'s flags and `[hints]` say about the proxied routes' hints.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteHintFlags {
+    /// Send remembered hints as a 103.
+    pub early_hints: bool,
+    /// Read proxied HTML heads.
+    pub html_scan: bool,
 }
 
 /// A `[[proxy]]` section: requests under `prefix` go to `upstream`.
@@ -96,6 +110,7 @@ type Files = MapErr<StaticFiles, fn(Infallible) -> BoxError>;
 pub fn front(
     files: StaticFiles,
     sections: &[ProxySection],
+    flags: RouteHintFlags,
 ) -> Result<Either<Files, ProxyRoutes<StaticFiles>>, CliError> {
     if sections.is_empty() {
         let never: fn(Infallible) -> BoxError = |e| match e {};
@@ -103,13 +118,15 @@ pub fn front(
     }
     let mut routes = ProxyRoutes::new(files);
     for s in sections {
-        let c = proxy_config(
+        let mut c = proxy_config(
             &s.upstream,
             s.host.as_deref().unwrap_or("preserve"),
             s.connect_timeout_ms.unwrap_or(5000),
             s.read_timeout_secs.unwrap_or(60),
             s.max_in_flight.unwrap_or(1024),
         )?;
+        c.early_hints = flags.early_hints;
+        c.scan_html = flags.html_scan;
         println!("  proxy {} -> {}", s.prefix.0, s.upstream);
         routes = routes.route(s.prefix.0.clone(), Proxy::new(c));
     }
@@ -118,13 +135,15 @@ pub fn front(
 
 pub fn run(args: ProxyArgs) -> Result<ExitCode, CliError> {
     crate::startup::init_logging(!args.listen.no_access_log);
-    let config = proxy_config(
+    let mut config = proxy_config(
         &args.upstream,
         &args.host,
         args.connect_timeout_ms,
         args.read_timeout,
         args.max_in_flight,
     )?;
+    config.early_hints = !args.no_early_hints;
+    config.scan_html = !args.no_html_scan;
     let proxy = Proxy::new(config);
     let mut policy = HintPolicy::default();
     policy.push_rules = !args.no_push;

@@ -95,7 +95,12 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     files = files.precompressed(!args.no_precompressed && config.precompressed.unwrap_or(true));
 
     let policy = hint_policy(&args, &config, files.clone())?;
-    let service = HintLayer::new(policy.clone()).layer(crate::proxy::front(files, &config.proxy)?);
+    let flags = crate::proxy::RouteHintFlags {
+        early_hints: policy.early_hints,
+        html_scan: policy.html_scan,
+    };
+    let service =
+        HintLayer::new(policy.clone()).layer(crate::proxy::front(files, &config.proxy, flags)?);
 
     let (identity, generated) = startup::tls_identity(
         args.listen.cert.as_deref().or(config.tls.cert.as_deref()),
