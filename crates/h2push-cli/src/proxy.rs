@@ -149,6 +149,12 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode, CliError> {
     policy.push_rules = !args.no_push;
     policy.push_preload_links = !args.no_push;
     policy.early_hints = !args.no_early_hints;
+    // The digest cookie's key: H2PUSH_DIGEST_KEY, else random per process.
+    let env = std::env::var_os(crate::config::DIGEST_KEY_ENV);
+    let keyed = match policy.digest.as_mut() {
+        Some(d) => crate::config::apply_digest_key(d, env, None)?.is_some(),
+        None => false,
+    };
     let service = HintLayer::new(policy).layer(proxy.clone());
 
     let (identity, generated) =
@@ -175,6 +181,12 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode, CliError> {
         let server = builder.build()?;
         let signal = h2push::server::shutdown_signal();
         println!("h2push proxying to {}", proxy.upstream());
+        if keyed {
+            println!(
+                "  digest cookie key: from {}",
+                crate::config::DIGEST_KEY_ENV
+            );
+        }
         crate::startup::announce_addrs(&server);
         crate::startup::announce_pin(&identity, generated);
         let handle = server.shutdown_handle();

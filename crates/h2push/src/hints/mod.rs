@@ -8,6 +8,7 @@
 //! - `html`: render-blocking resources from a static page's `<head>` ([`scan_head`]);
 //! - `learn`: hints learned from `Referer` ([`LearnConfig`]);
 //! - `digest`: the cross-visit cache digest cookie ([`CacheDigest`], [`DigestConfig`]);
+//! - `digest_key`: its key from a secret text shared by instances ([`DigestConfig::with_key`]);
 //! - `order`: push order and the per-page [`Budget`];
 //! - `metrics`: Prometheus counters ([`HintMetrics`]);
 //! - [`early_hints`]: the [`EarlyHints`](early_hints::EarlyHints) request extension.
@@ -32,6 +33,7 @@
 
 mod body;
 mod digest;
+mod digest_key;
 pub mod early_hints;
 mod html;
 mod learn;
@@ -43,6 +45,7 @@ mod service;
 
 pub use body::HintBody;
 pub use digest::{resource_key, CacheDigest, DigestConfig};
+pub use digest_key::{DigestKeyError, MIN_DIGEST_KEY_LEN};
 pub use html::scan_head;
 pub use learn::{LearnConfig, LearnMode};
 pub use link::{destination_for, parse_links, Hint, Link};
