@@ -162,6 +162,52 @@ async fn a_changed_page_replaces_its_hints_and_a_404_forgets_them() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_html_fragment_from_the_same_path_leaves_the_pages_hints_alone() {
+    // htmx-style: a fetch (not a navigation) to the page's path gets a bare fragment.
+    let router = Router::new().route(
+        "/",
+        get(|headers: axum::http::HeaderMap| async move {
+            let body = if headers.contains_key("hx-request") {
+                b"<tr><td>row</td></tr>".to_vec()
+            } else {
+                page("/assets/a.css")
+            };
+            ([("content-type", "text/html")], body)
+        }),
+    );
+    let up = axum_upstream(router).await;
+    let srv = proxy_server(config(&up.url())).await;
+    let opts = navigate(srv.opts("/"));
+    probe(&opts).await.unwrap();
+    let mut fragment = srv.opts("/");
+    fragment.headers = vec![
+        (
+            "sec-fetch-mode".parse().unwrap(),
+            HeaderValue::from_static("cors"),
+        ),
+        (
+            "hx-request".parse().unwrap(),
+            HeaderValue::from_static("true"),
+        ),
+    ];
+    for _ in 0..2 {
+        let f = probe(&fragment).await.unwrap();
+        assert_eq!(&f.exchanges[0].response.body[..], b"<tr><td>row</td></tr>");
+        assert!(
+            hints_103(&f).is_empty(),
+            "no 103 for a fetch: {:?}",
+            hints_103(&f)
+        );
+    }
+    let again = probe(&opts).await.unwrap();
+    let hints = hints_103(&again);
+    assert!(
+        hints.len() == 1 && hints[0].contains("</assets/a.css>"),
+        "{hints:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compressed_pages_are_passed_on_unread() {
     let up = axum_upstream(app(Arc::default())).await;
     let srv = proxy_server(config(&up.url())).await;
@@ -200,7 +246,10 @@ async fn a_streaming_page_is_not_held_back_while_its_head_is_read() {
     );
     let up = axum_upstream(router).await;
     let srv = proxy_server(config(&up.url())).await;
-    let (head, mut body) = h2c(srv.plain, get_req(srv.plain, "/"), None).await;
+    let mut req = get_req(srv.plain, "/");
+    req.headers_mut()
+        .insert("sec-fetch-mode", HeaderValue::from_static("navigate"));
+    let (head, mut body) = h2c(srv.plain, req, None).await;
     assert_eq!(head.status, StatusCode::OK);
     let start = Instant::now();
     let mut got: Vec<(Duration, Bytes)> = Vec::new();
@@ -223,6 +272,13 @@ async fn a_streaming_page_is_not_held_back_while_its_head_is_read() {
     assert!(
         got.last().unwrap().0 - got[0].0 >= Duration::from_millis(250),
         "the first chunk came before the second existed: {got:?}"
+    );
+    // And the head was read on the way: the next navigation gets its 103.
+    let next = probe(&navigate(srv.opts("/"))).await.unwrap();
+    let hints = hints_103(&next);
+    assert!(
+        hints.len() == 1 && hints[0].contains("</s.css>"),
+        "{hints:?}"
     );
 }
 

@@ -29,20 +29,24 @@ pub(crate) type OnHead = Box<dyn FnOnce(Vec<Hint>) + Send>;
 /// no `Content-Encoding` other than `identity` (a compressed body would need decoding, and
 /// a streaming one — `text/event-stream` — is never HTML).
 pub(crate) fn worth_scanning(headers: &HeaderMap) -> bool {
-    let html = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| {
-            let essence = t.split(';').next().unwrap_or("").trim();
-            essence.eq_ignore_ascii_case("text/html")
-        });
     let identity = headers.get_all(CONTENT_ENCODING).iter().all(|v| {
         v.to_str().is_ok_and(|s| {
             s.split(',')
                 .all(|c| c.trim().is_empty() || c.trim().eq_ignore_ascii_case("identity"))
         })
     });
-    html && identity
+    is_html(headers) && identity
+}
+
+/// True if the response is `text/html` (whatever its encoding).
+pub(crate) fn is_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| {
+            let essence = t.split(';').next().unwrap_or("").trim();
+            essence.eq_ignore_ascii_case("text/html")
+        })
 }
 
 pin_project_lite::pin_project! {

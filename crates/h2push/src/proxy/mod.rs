@@ -224,6 +224,7 @@ impl Shared {
             Err(e) => return self.fail(&method, &path, e),
         };
         let remember = method == Method::GET;
+        let navigation = is_navigation(req.headers());
         let pusher = req
             .extensions()
             .get::<Pusher>()
@@ -291,6 +292,10 @@ impl Shared {
                 .cloned()
                 .collect()
         };
+        if head_scan::is_html(&parts.headers) && !navigation {
+            // A fragment (htmx, fetch) from a page's path says nothing about the page.
+            return Response::from_parts(parts, Body::new(body));
+        }
         if self.scan_html && head_scan::worth_scanning(&parts.headers) {
             let shared = Arc::clone(&self);
             let route = path.clone();
