@@ -72,9 +72,10 @@ pub struct ProxyConfig {
     pub max_in_flight: usize,
     /// Routes whose upstream hints are remembered (0: none). Default 1024.
     pub remembered_routes: usize,
-    /// Read the `<head>` of each successful, uncompressed `text/html` response as it streams
-    /// through (the first 64 KiB at most, never holding the body back) and remember the
-    /// stylesheets, scripts and preloads it names with the route's hints. Default on.
+    /// Read the `<head>` of each successful, uncompressed `text/html` response to a
+    /// navigation as it streams through (the first 64 KiB at most, never holding the body
+    /// back) and remember the stylesheets, scripts and preloads it names with the route's
+    /// hints. HTML answering a fetch (an htmx fragment, say) leaves them alone. Default on.
     pub scan_html: bool,
     /// Send a route's remembered hints as a 103 to navigations. Off, they are still pushed,
     /// and the upstream's own 103s still pass. Default on.
