@@ -275,38 +275,51 @@ impl Shared {
         let (mut parts, body) = res.into_parts();
         headers::client_response_headers(&mut parts.headers);
         parts.version = Version::HTTP_11;
+        if !remember {
+            return Response::from_parts(parts, Body::new(body));
+        }
+        let informational = informational
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        self.remember(&path, navigation, informational, parts, body)
+    }
+
+    /// Updates the route's memory from its (GET) response, and hands the response on —
+    /// through a [`HeadTap`] when its HTML head is to be read.
+    fn remember(
+        self: Arc<Self>,
+        path: &str,
+        navigation: bool,
+        informational: Vec<HeaderValue>,
+        parts: http::response::Parts,
+        body: UpstreamBody,
+    ) -> Response<Body> {
         let status = parts.status;
-        if !remember || status == StatusCode::NOT_MODIFIED || status == StatusCode::PARTIAL_CONTENT
-        {
+        if status == StatusCode::NOT_MODIFIED || status == StatusCode::PARTIAL_CONTENT {
             return Response::from_parts(parts, Body::new(body));
         }
         if !status.is_success() {
             // A 404, a 5xx, a redirect: what was remembered for the route no longer holds.
-            self.hints.forget(&path);
+            self.hints.forget(path);
             return Response::from_parts(parts, Body::new(body));
         }
-        let links: Vec<HeaderValue> = {
-            let early = informational.lock().unwrap_or_else(|e| e.into_inner());
-            early
-                .iter()
-                .chain(parts.headers.get_all(LINK))
-                .cloned()
-                .collect()
-        };
         if head_scan::is_html(&parts.headers) && !navigation {
             // A fragment (htmx, fetch) from a page's path says nothing about the page.
             return Response::from_parts(parts, Body::new(body));
         }
+        let mut links = informational;
+        links.extend(parts.headers.get_all(LINK).iter().cloned());
         if self.scan_html && head_scan::worth_scanning(&parts.headers) {
             let shared = Arc::clone(&self);
-            let route = path.clone();
+            let route = path.to_owned();
             let on_head = Box::new(move |scanned: Vec<Hint>| {
                 shared.hints.refresh(&route, links.iter(), scanned);
             });
-            let body = HeadTap::new(body, &path, on_head);
+            let body = HeadTap::new(body, path, on_head);
             return Response::from_parts(parts, Body::new(body));
         }
-        self.hints.refresh(&path, links.iter(), Vec::new());
+        self.hints.refresh(path, links.iter(), Vec::new());
         Response::from_parts(parts, Body::new(body))
     }
 
