@@ -68,6 +68,9 @@ pub struct HintsSection {
     pub preload_header: Option<bool>,
     /// Keep the cross-visit cache digest cookie (default true).
     pub digest: Option<bool>,
+    /// The secret the digest cookie is sealed with, shared by the instances behind one load
+    /// balancer (`H2PUSH_DIGEST_KEY` wins over it; default: random per process).
+    pub digest_key: Option<DigestKey>,
     /// Learn hints from `Referer`: "off", "static" (default) or "all".
     pub learn: Option<LearnSetting>,
     /// Hint the render-blocking resources of static HTML pages (default true).
@@ -78,6 +81,61 @@ pub struct HintsSection {
     pub budget_bytes: Option<u64>,
     /// Serve Prometheus metrics at this path, e.g. "/metrics" (default: none).
     pub metrics_path: Option<LocalPath>,
+}
+
+/// The environment variable holding the digest cookie's key.
+pub const DIGEST_KEY_ENV: &str = "H2PUSH_DIGEST_KEY";
+
+/// `[hints] digest_key`: checked while parsing, so a bad key's error names its line.
+#[derive(Clone)]
+pub struct DigestKey(String);
+
+impl fmt::Debug for DigestKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DigestKey(<secret>)")
+    }
+}
+
+impl<'de> Deserialize<'de> for DigestKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        h2push::hints::DigestConfig::default()
+            .with_key(&s)
+            .map_err(de::Error::custom)?;
+        Ok(DigestKey(s))
+    }
+}
+
+/// Where the digest key came from, for the start-up message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    Env,
+    File,
+}
+
+/// Seals `digest` with the key from `H2PUSH_DIGEST_KEY`, else the file's `digest_key`;
+/// with neither it keeps its random per-process key. `env` is the variable's value.
+pub fn apply_digest_key(
+    digest: &mut h2push::hints::DigestConfig,
+    env: Option<std::ffi::OsString>,
+    file: Option<&DigestKey>,
+) -> Result<Option<KeySource>, String> {
+    let (text, source) = match (env, file) {
+        (Some(v), _) => {
+            let v = v
+                .into_string()
+                .map_err(|_| format!("{DIGEST_KEY_ENV} is not valid UTF-8"))?;
+            (v, KeySource::Env)
+        }
+        (None, Some(k)) => (k.0.clone(), KeySource::File),
+        (None, None) => return Ok(None),
+    };
+    let keyed = digest.clone().with_key(&text).map_err(|e| match source {
+        KeySource::Env => format!("{DIGEST_KEY_ENV}: {e}"),
+        KeySource::File => format!("[hints] digest_key: {e}"),
+    })?;
+    *digest = keyed;
+    Ok(Some(source))
 }
 
 /// `[hints] learn`: for which pages hints are learned.
@@ -427,6 +485,49 @@ resources = ["/style.css", { path = "/f.woff2", nopush = true }]
         assert!(e.contains("cache_control"), "{e}");
         let e = Config::parse("cache_control = \"bad\\nvalue\"\n").unwrap_err();
         assert!(e.starts_with("line 1"), "{e}");
+    }
+
+    const KEY: &str = "q0Vt3f8JmXbR2nYc7LwZp5Hs9KdA1eUg6TiO4";
+
+    #[test]
+    fn digest_key_comes_from_the_environment_then_the_file() {
+        let c = Config::parse(&format!("[hints]\ndigest_key = \"{KEY}\"\n")).unwrap();
+        let file = c.hints.digest_key.as_ref();
+        let expect = |text: &str| {
+            h2push::hints::DigestConfig::default()
+                .with_key(text)
+                .unwrap()
+                .secret
+        };
+        let mut d = h2push::hints::DigestConfig::default();
+        assert_eq!(
+            apply_digest_key(&mut d, None, file),
+            Ok(Some(KeySource::File))
+        );
+        assert_eq!(d.secret, expect(KEY));
+        let env = format!("{KEY}-from-env");
+        let mut d = h2push::hints::DigestConfig::default();
+        let got = apply_digest_key(&mut d, Some(env.clone().into()), file);
+        assert_eq!(got, Ok(Some(KeySource::Env)));
+        assert_eq!(d.secret, expect(&env));
+        let mut d = h2push::hints::DigestConfig::default();
+        assert_eq!(apply_digest_key(&mut d, None, None), Ok(None));
+        assert!(d.secret.is_none(), "random per process");
+        let e = apply_digest_key(&mut d, Some("".into()), file).unwrap_err();
+        assert!(
+            e.starts_with("H2PUSH_DIGEST_KEY: ") && e.contains("at least 32"),
+            "{e}"
+        );
+        assert!(!format!("{c:?}").contains(KEY), "the key is never printed");
+    }
+
+    #[test]
+    fn bad_digest_key_names_its_line() {
+        let e = Config::parse("[hints]\npush = true\ndigest_key = \"changeme\"\n").unwrap_err();
+        assert!(e.starts_with("line 3") && e.contains("at least 32"), "{e}");
+        let e =
+            Config::parse(&format!("[hints]\ndigest_key = \"{}\"\n", "ab".repeat(20))).unwrap_err();
+        assert!(e.starts_with("line 2") && e.contains("not random"), "{e}");
     }
 
     #[test]

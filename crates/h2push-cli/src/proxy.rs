@@ -54,6 +54,20 @@ pub struct ProxyArgs {
     /// user's avatar would name it to others).
     #[arg(long, value_name = "MODE")]
     learn: Option<crate::config::LearnSetting>,
+    /// Do not read the <head> of proxied HTML pages. By default the stylesheets, scripts
+    /// and preloads it names are remembered per route (with the app's Link preloads) and
+    /// sent as a 103 to the next navigation while the app is still thinking.
+    #[arg(long)]
+    no_html_scan: bool,
+}
+
+/// What `serve`'s flags and `[hints]` say about the proxied routes' hints.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteHintFlags {
+    /// Send remembered hints as a 103.
+    pub early_hints: bool,
+    /// Read proxied HTML heads.
+    pub html_scan: bool,
 }
 
 /// A `[[proxy]]` section: requests under `prefix` go to `upstream`.
@@ -103,6 +117,7 @@ type Files = MapErr<StaticFiles, fn(Infallible) -> BoxError>;
 pub fn front(
     files: StaticFiles,
     sections: &[ProxySection],
+    flags: RouteHintFlags,
 ) -> Result<Either<Files, ProxyRoutes<StaticFiles>>, CliError> {
     if sections.is_empty() {
         let never: fn(Infallible) -> BoxError = |e| match e {};
@@ -110,13 +125,15 @@ pub fn front(
     }
     let mut routes = ProxyRoutes::new(files);
     for s in sections {
-        let c = proxy_config(
+        let mut c = proxy_config(
             &s.upstream,
             s.host.as_deref().unwrap_or("preserve"),
             s.connect_timeout_ms.unwrap_or(5000),
             s.read_timeout_secs.unwrap_or(60),
             s.max_in_flight.unwrap_or(1024),
         )?;
+        c.early_hints = flags.early_hints;
+        c.scan_html = flags.html_scan;
         println!("  proxy {} -> {}", s.prefix.0, s.upstream);
         routes = routes.route(s.prefix.0.clone(), Proxy::new(c));
     }
@@ -125,13 +142,15 @@ pub fn front(
 
 pub fn run(args: ProxyArgs) -> Result<ExitCode, CliError> {
     crate::startup::init_logging(!args.listen.no_access_log);
-    let config = proxy_config(
+    let mut config = proxy_config(
         &args.upstream,
         &args.host,
         args.connect_timeout_ms,
         args.read_timeout,
         args.max_in_flight,
     )?;
+    config.early_hints = !args.no_early_hints;
+    config.scan_html = !args.no_html_scan;
     let proxy = Proxy::new(config);
     let mut policy = HintPolicy::default();
     policy.push_rules = !args.no_push;
@@ -141,6 +160,12 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode, CliError> {
         // Without static files, "static" learns nothing: the same as off.
         Some(mode) => mode.into(),
         None => h2push::hints::LearnMode::Off,
+    };
+    // The digest cookie's key: H2PUSH_DIGEST_KEY, else random per process.
+    let env = std::env::var_os(crate::config::DIGEST_KEY_ENV);
+    let keyed = match policy.digest.as_mut() {
+        Some(d) => crate::config::apply_digest_key(d, env, None)?.is_some(),
+        None => false,
     };
     let service = HintLayer::new(policy).layer(proxy.clone());
 
@@ -168,6 +193,12 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode, CliError> {
         let server = builder.build()?;
         let signal = h2push::server::shutdown_signal();
         println!("h2push proxying to {}", proxy.upstream());
+        if keyed {
+            println!(
+                "  digest cookie key: from {}",
+                crate::config::DIGEST_KEY_ENV
+            );
+        }
         crate::startup::announce_addrs(&server);
         crate::startup::announce_pin(&identity, generated);
         let handle = server.shutdown_handle();

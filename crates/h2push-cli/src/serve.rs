@@ -50,6 +50,11 @@ pub struct ServeArgs {
     #[arg(long)]
     no_early_hints: bool,
     /// Set no cache digest cookie (push as to a first visit every time).
+    ///
+    /// The cookie is sealed with a key that is random per process unless H2PUSH_DIGEST_KEY
+    /// (or the config's [hints] digest_key) gives one: at least 32 printable characters,
+    /// e.g. from `openssl rand -base64 32`. Give every instance behind a load balancer the
+    /// same key so that they read each other's cookies.
     #[arg(long)]
     no_digest: bool,
     /// Do not scan static HTML pages for render-blocking resources.
@@ -95,7 +100,12 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     files = files.precompressed(!args.no_precompressed && config.precompressed.unwrap_or(true));
 
     let policy = hint_policy(&args, &config, files.clone())?;
-    let service = HintLayer::new(policy.clone()).layer(crate::proxy::front(files, &config.proxy)?);
+    let flags = crate::proxy::RouteHintFlags {
+        early_hints: policy.early_hints,
+        html_scan: policy.html_scan,
+    };
+    let service =
+        HintLayer::new(policy.clone()).layer(crate::proxy::front(files, &config.proxy, flags)?);
 
     let (identity, generated) = startup::tls_identity(
         args.listen.cert.as_deref().or(config.tls.cert.as_deref()),
@@ -177,6 +187,16 @@ fn hint_policy(
     policy.html_scan = !args.no_html_scan && h.html_scan.unwrap_or(true);
     if args.no_digest || h.digest == Some(false) {
         policy.digest = None;
+    }
+    if let Some(digest) = policy.digest.as_mut() {
+        let env = std::env::var_os(crate::config::DIGEST_KEY_ENV);
+        if let Some(source) = crate::config::apply_digest_key(digest, env, h.digest_key.as_ref())? {
+            let from = match source {
+                crate::config::KeySource::Env => crate::config::DIGEST_KEY_ENV,
+                crate::config::KeySource::File => "[hints] digest_key",
+            };
+            println!("  digest cookie key: from {from}");
+        }
     }
     if let Some(mode) = args.learn.or(h.learn) {
         policy.learn.mode = mode.into();

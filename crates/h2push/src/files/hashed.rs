@@ -388,18 +388,21 @@ mod tests {
                 .into_iter()
                 .map(|h| format!("/assets/index-{h}.js")),
         );
+        eprintln!("accepted: Vite-style {vite}");
         assert!(vite > 0.85, "Vite-style: {vite}");
         let webpack = accepted(
             random_strings(hex, 8, 4000)
                 .into_iter()
                 .map(|h| format!("/static/js/main.{h}.js")),
         );
+        eprintln!("accepted: webpack-style {webpack}");
         assert!(webpack > 0.85, "webpack-style: {webpack}");
         let long = accepted(
             random_strings(hex, 16, 4000)
                 .into_iter()
                 .map(|h| format!("/rustdoc-{h}.css")),
         );
+        eprintln!("accepted: 16 hex {long}");
         assert!(long > 0.99, "16 hex: {long}");
     }
 }

@@ -68,7 +68,6 @@ use std::time::{Duration, SystemTime};
 
 use http::request::Parts;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
 pub use self::freshness::{CachePolicy, IMMUTABLE};
 pub use self::future::ResponseFuture;
@@ -476,7 +475,9 @@ impl Inner {
         match miss {
             Miss::NotFound => response::status(StatusCode::NOT_FOUND, head),
             Miss::Forbidden => response::status(StatusCode::FORBIDDEN, head),
-            Miss::Redirect => response::redirect(&redirect_location(key, parts.uri.query())),
+            Miss::Redirect => {
+                response::redirect(&response::redirect_location(key, parts.uri.query()))
+            }
             Miss::Io(e) => {
                 tracing::error!(root = %self.root.display(), path = %parts.uri.path(), error = %e, "static file I/O error");
                 response::status(StatusCode::INTERNAL_SERVER_ERROR, head)
@@ -502,38 +503,6 @@ fn file_meta(entry: &Entry) -> FileMeta {
         last_modified: meta.modified,
         cache_control: entry.cache_control.clone(),
     }
-}
-
-/// Characters escaped in a redirect's path segments (everything not allowed raw in one).
-const SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'/')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'\\')
-    .add(b'^')
-    .add(b'`')
-    .add(b'{')
-    .add(b'|')
-    .add(b'}');
-
-/// `/key/?query`, rebuilt from the normalised key so that it can never be `//host/`.
-fn redirect_location(key: &str, query: Option<&str>) -> String {
-    let mut loc = String::with_capacity(key.len() + 2);
-    for seg in key.split('/').filter(|s| !s.is_empty()) {
-        loc.push('/');
-        loc.extend(utf8_percent_encode(seg, SEGMENT));
-    }
-    loc.push('/');
-    if let Some(q) = query {
-        loc.push('?');
-        loc.push_str(q);
-    }
-    loc
 }
 
 impl fmt::Debug for StaticFiles {
@@ -564,14 +533,6 @@ impl<B: Send + 'static> tower_service::Service<Request<B>> for StaticFiles {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redirect_location_is_rebuilt() {
-        assert_eq!(redirect_location("docs", None), "/docs/");
-        assert_eq!(redirect_location("a/b c", Some("x=1")), "/a/b%20c/?x=1");
-        assert_eq!(redirect_location("evil.com", None), "/evil.com/");
-        assert_eq!(redirect_location("café", None), "/caf%C3%A9/");
-    }
 
     #[test]
     fn new_rejects_missing_and_non_directories() {

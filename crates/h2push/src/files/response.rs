@@ -1,4 +1,4 @@
-//! Building responses for a chosen representation, and the error responses.
+//! Building responses for a chosen representation, the error responses and redirects.
 //!
 //! This module owns turning "this variant of this file, for this request" into a
 //! `Response<Body>`: preconditions (304/412), `Range` (206/416), HEAD, and the header set of a
@@ -15,6 +15,7 @@ use http::header::{
 };
 use http::request::Parts;
 use http::{Method, Response, StatusCode};
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
 use super::conditional::{self, Precondition, Validators};
 use super::encoding::Encoding;
@@ -181,4 +182,49 @@ pub(crate) fn redirect(location: &str) -> Response<Body> {
     headers.insert(LOCATION, value);
     headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
     with_headers(StatusCode::MOVED_PERMANENTLY, headers, Body::empty())
+}
+
+/// Characters escaped in a redirect's path segments (everything not allowed raw in one).
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+/// `/key/?query`, rebuilt from the normalised key so that it can never be `//host/`.
+pub(crate) fn redirect_location(key: &str, query: Option<&str>) -> String {
+    let mut loc = String::with_capacity(key.len() + 2);
+    for seg in key.split('/').filter(|s| !s.is_empty()) {
+        loc.push('/');
+        loc.extend(utf8_percent_encode(seg, SEGMENT));
+    }
+    loc.push('/');
+    if let Some(q) = query {
+        loc.push('?');
+        loc.push_str(q);
+    }
+    loc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_location_is_rebuilt() {
+        assert_eq!(redirect_location("docs", None), "/docs/");
+        assert_eq!(redirect_location("a/b c", Some("x=1")), "/a/b%20c/?x=1");
+        assert_eq!(redirect_location("evil.com", None), "/evil.com/");
+        assert_eq!(redirect_location("café", None), "/caf%C3%A9/");
+    }
 }

@@ -238,7 +238,7 @@ impl BitReader<'_> {
 /// assert_eq!(c.cookie, "h2push_digest");
 /// assert_eq!(1usize << c.capacity_bits, 64);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct DigestConfig {
     /// The cookie's name.
@@ -252,8 +252,10 @@ pub struct DigestConfig {
     /// The cookie's `Max-Age` (default 7 days).
     pub max_age: Duration,
     /// The HMAC key sealing the cookie. `None` (the default) draws a random key per
-    /// [`HintLayer`](super::HintLayer), so cookies from before a restart read as a first
-    /// visit; set one to keep them across restarts and servers.
+    /// [`HintLayer`](super::HintLayer) (one per process for the `h2push` command), so
+    /// cookies from before a restart, or from another instance, read as a first visit. Set
+    /// the same one on every instance behind a load balancer to have them read each other's
+    /// cookies, e.g. with [`DigestConfig::with_key`].
     pub secret: Option<[u8; 32]>,
 }
 

@@ -7,6 +7,7 @@
 //! by the HTTP/1.1 driver, so the client still learns them.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use http::HeaderValue;
@@ -59,7 +60,8 @@ pub struct EarlyHints {
 
 #[derive(Clone)]
 enum Inner {
-    Stream(Arc<dyn HintStream>),
+    /// The stream, and whether a 103 went out on it.
+    Stream(Arc<dyn HintStream>, Arc<AtomicBool>),
     Deferred(Arc<Mutex<Vec<HeaderValue>>>),
     Gathering(Arc<Gather>),
 }
@@ -95,7 +97,7 @@ impl GatherHandle {
 impl EarlyHints {
     pub(crate) fn new(stream: Arc<dyn HintStream>) -> Self {
         EarlyHints {
-            inner: Inner::Stream(stream),
+            inner: Inner::Stream(stream, Arc::default()),
         }
     }
 
@@ -122,7 +124,7 @@ impl EarlyHints {
     /// ```
     pub fn sends_informational(&self) -> bool {
         match &self.inner {
-            Inner::Stream(_) => true,
+            Inner::Stream(..) => true,
             Inner::Deferred(_) => false,
             Inner::Gathering(g) => g.target.sends_informational(),
         }
@@ -145,7 +147,11 @@ impl EarlyHints {
             return Err(EarlyHintsError::Empty);
         }
         match &self.inner {
-            Inner::Stream(s) => s.send(links),
+            Inner::Stream(s, sent) => {
+                s.send(links)?;
+                sent.store(true, Ordering::Release);
+                Ok(())
+            }
             Inner::Deferred(kept) => {
                 kept.lock().unwrap_or_else(|e| e.into_inner()).extend(links);
                 Ok(())
@@ -177,7 +183,7 @@ impl EarlyHints {
     /// ```
     pub fn deferred_links(&self) -> Vec<HeaderValue> {
         match &self.inner {
-            Inner::Stream(_) => Vec::new(),
+            Inner::Stream(..) => Vec::new(),
             Inner::Deferred(kept) => kept.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             Inner::Gathering(g) => g.target.deferred_links(),
         }
@@ -185,6 +191,17 @@ impl EarlyHints {
 }
 
 impl EarlyHints {
+    /// Whether a 103 has gone out for this request (through this handle or another of the
+    /// same request). Browsers act on the first 103 only, so a later one is worth sending
+    /// only when none went out yet.
+    pub(crate) fn informational_sent(&self) -> bool {
+        match &self.inner {
+            Inner::Stream(_, sent) => sent.load(Ordering::Acquire),
+            Inner::Deferred(_) => false,
+            Inner::Gathering(g) => g.target.informational_sent(),
+        }
+    }
+
     /// An `EarlyHints` that gathers what is sent through it until the handle flushes it as
     /// one 103 through this one: the hint policy lends it to the application, so that its
     /// own hints and the policy's reach the browser in the first 103, the one it acts on.
@@ -205,7 +222,7 @@ impl EarlyHints {
 impl fmt::Debug for EarlyHints {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.inner {
-            Inner::Stream(_) => f.write_str("EarlyHints(103)"),
+            Inner::Stream(..) => f.write_str("EarlyHints(103)"),
             Inner::Deferred(_) => f.write_str("EarlyHints(deferred to Link)"),
             Inner::Gathering(g) => write!(f, "EarlyHints(gathering for {:?})", g.target),
         }

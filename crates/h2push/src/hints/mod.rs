@@ -9,6 +9,7 @@
 //! - `css`: what its stylesheets fetch next — imports, fonts, a hero ([`scan_css`]);
 //! - `learn`: hints learned from `Referer` ([`LearnConfig`]);
 //! - `digest`: the cross-visit cache digest cookie ([`CacheDigest`], [`DigestConfig`]);
+//! - `digest_key`: its key from a secret text shared by instances ([`DigestConfig::with_key`]);
 //! - `order`: push order and the per-page [`Budget`];
 //! - `reuse`: whether the browser will reuse a hinted response ([`reused_from_cache`]);
 //! - `metrics`: Prometheus counters ([`HintMetrics`]);
@@ -35,6 +36,7 @@
 mod body;
 mod css;
 mod digest;
+mod digest_key;
 pub mod early_hints;
 mod html;
 mod learn;
@@ -49,6 +51,7 @@ mod service;
 pub use body::HintBody;
 pub use css::scan_css;
 pub use digest::{resource_key, CacheDigest, DigestConfig};
+pub use digest_key::{DigestKeyError, MIN_DIGEST_KEY_LEN};
 pub use html::scan_head;
 pub use learn::{LearnConfig, LearnMode};
 pub use link::{destination_for, parse_links, Hint, HintRel, Link};

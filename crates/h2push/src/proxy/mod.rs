@@ -4,8 +4,13 @@
 //! a pooled keep-alive HTTP/1.1 connection and streams both bodies without buffering. On the
 //! way it strips hop-by-hop fields and adds `Forwarded`/`X-Forwarded-*` (`headers.rs`),
 //! forwards the upstream's 103 Early Hints to the client as they arrive (and pushes what they
-//! preload), and remembers each route's preload links (`route_hints.rs`) so the next request
-//! for the route gets its 103 and pushes before the upstream has answered. Failures become
+//! preload), and remembers each route's hints (`route_hints.rs`) — its preload links and
+//! what the `<head>` of its HTML names, read as the page streams by (`head_scan.rs`) — so the
+//! next request for the route gets its 103 and pushes before the upstream has answered, with
+//! no configuration and no `Link` header needed from the app. A client gets one 103 from the
+//! proxy at most: the remembered hints, else the upstream's first 103 (Chromium acts on the
+//! first only); later upstream 103s are not forwarded, but what they preload is still pushed
+//! and remembered. Failures become
 //! 502/503/504 ([`UpstreamError`]). Pushing the final response's own `Link: rel=preload`
 //! headers is left to [`HintLayer`](crate::hints::HintLayer) wrapped around the proxy; the
 //! pushed requests run through the same service, so they are fetched from the upstream too.
@@ -13,6 +18,7 @@
 
 mod client;
 mod errors;
+mod head_scan;
 mod headers;
 mod route_hints;
 mod routes;
@@ -20,6 +26,7 @@ mod routes;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -37,6 +44,7 @@ use crate::body::Body;
 use crate::hints::{is_navigation, parse_links, Hint};
 use crate::{EarlyHints, PeerAddr, Protocol, PushError, Pusher};
 use client::UpstreamClient;
+use head_scan::HeadTap;
 use headers::ClientSide;
 use route_hints::RouteHints;
 
@@ -64,6 +72,14 @@ pub struct ProxyConfig {
     pub max_in_flight: usize,
     /// Routes whose upstream hints are remembered (0: none). Default 1024.
     pub remembered_routes: usize,
+    /// Read the `<head>` of each successful, uncompressed `text/html` response to a
+    /// navigation as it streams through (the first 64 KiB at most, never holding the body
+    /// back) and remember the stylesheets, scripts and preloads it names with the route's
+    /// hints. HTML answering a fetch (an htmx fragment, say) leaves them alone. Default on.
+    pub scan_html: bool,
+    /// Send a route's remembered hints as a 103 to navigations. Off, they are still pushed,
+    /// and the upstream's own 103s still pass. Default on.
+    pub early_hints: bool,
     /// How long an idle pooled connection is kept. Default 90 s.
     pub pool_idle_timeout: Duration,
 }
@@ -94,6 +110,8 @@ impl ProxyConfig {
             read_timeout: Duration::from_secs(60),
             max_in_flight: 1024,
             remembered_routes: 1024,
+            scan_html: true,
+            early_hints: true,
             pool_idle_timeout: Duration::from_secs(90),
         })
     }
@@ -136,6 +154,8 @@ struct Shared {
     host: HostHeader,
     client: UpstreamClient,
     hints: RouteHints,
+    scan_html: bool,
+    early_hints: bool,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -169,6 +189,8 @@ impl Proxy {
                     config.pool_idle_timeout,
                 ),
                 hints: RouteHints::new(config.remembered_routes),
+                scan_html: config.scan_html,
+                early_hints: config.early_hints,
             }),
         }
     }
@@ -203,14 +225,17 @@ impl Shared {
             Err(e) => return self.fail(&method, &path, e),
         };
         let remember = method == Method::GET;
+        let navigation = is_navigation(req.headers());
         let pusher = req
             .extensions()
             .get::<Pusher>()
             .filter(|p| p.is_available())
             .cloned();
         let early = req.extensions().get::<EarlyHints>().cloned();
-        if remember {
-            self.send_remembered(&req, &path, pusher.as_ref(), early.as_ref());
+        // Whether this request's one 103 from the proxy is out.
+        let sent_103 = Arc::new(AtomicBool::new(false));
+        if remember && self.send_remembered(&req, &path, pusher.as_ref(), early.as_ref()) {
+            sent_103.store(true, Ordering::Release);
         }
         let informational: Arc<Mutex<Vec<HeaderValue>>> = Arc::default();
         let upstream_req = match self.upstream_request(req) {
@@ -233,7 +258,11 @@ impl Shared {
                     return;
                 }
                 if let Some(e) = &early {
-                    let _ = e.send(links.iter().cloned());
+                    // One 103 per navigation: none went out yet, from here or from a
+                    // layer in front (the hint policy's).
+                    if !sent_103.swap(true, Ordering::AcqRel) && !e.informational_sent() {
+                        let _ = e.send(links.iter().cloned());
+                    }
                 }
                 if let Some(p) = &pusher {
                     push_all(p, hints_of(&links).iter());
@@ -248,31 +277,74 @@ impl Shared {
         let (mut parts, body) = res.into_parts();
         headers::client_response_headers(&mut parts.headers);
         parts.version = Version::HTTP_11;
-        if remember && parts.status.is_success() {
-            let early = informational.lock().unwrap_or_else(|e| e.into_inner());
-            self.hints
-                .refresh(&path, early.iter().chain(parts.headers.get_all(LINK)));
+        if !remember {
+            return Response::from_parts(parts, Body::new(body));
         }
+        let informational = informational
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        self.remember(&path, navigation, informational, parts, body)
+    }
+
+    /// Updates the route's memory from its (GET) response, and hands the response on —
+    /// through a [`HeadTap`] when its HTML head is to be read.
+    fn remember(
+        self: Arc<Self>,
+        path: &str,
+        navigation: bool,
+        informational: Vec<HeaderValue>,
+        parts: http::response::Parts,
+        body: UpstreamBody,
+    ) -> Response<Body> {
+        let status = parts.status;
+        if status == StatusCode::NOT_MODIFIED || status == StatusCode::PARTIAL_CONTENT {
+            return Response::from_parts(parts, Body::new(body));
+        }
+        if !status.is_success() {
+            // A 404, a 5xx, a redirect: what was remembered for the route no longer holds.
+            self.hints.forget(path);
+            return Response::from_parts(parts, Body::new(body));
+        }
+        if head_scan::is_html(&parts.headers) && !navigation {
+            // A fragment (htmx, fetch) from a page's path says nothing about the page.
+            return Response::from_parts(parts, Body::new(body));
+        }
+        let mut links = informational;
+        links.extend(parts.headers.get_all(LINK).iter().cloned());
+        if self.scan_html && head_scan::worth_scanning(&parts.headers) {
+            let shared = Arc::clone(&self);
+            let route = path.to_owned();
+            let on_head = Box::new(move |scanned: Vec<Hint>| {
+                shared.hints.refresh(&route, links.iter(), scanned);
+            });
+            let body = HeadTap::new(body, path, on_head);
+            return Response::from_parts(parts, Body::new(body));
+        }
+        self.hints.refresh(path, links.iter(), Vec::new());
         Response::from_parts(parts, Body::new(body))
     }
 
-    /// The route's remembered hints, at once: a 103 to navigations, and pushes.
+    /// The route's remembered hints, at once: a 103 to navigations, and pushes. True if the
+    /// 103 went out.
     fn send_remembered(
         &self,
         req: &Request<Body>,
         path: &str,
         pusher: Option<&Pusher>,
         early: Option<&EarlyHints>,
-    ) {
+    ) -> bool {
         let Some(known) = self.hints.get(path) else {
-            return;
+            return false;
         };
-        if let Some(e) = early.filter(|_| is_navigation(req.headers())) {
-            let _ = e.send(known.links.iter().cloned());
+        let mut sent = false;
+        if let Some(e) = early.filter(|_| self.early_hints && is_navigation(req.headers())) {
+            sent = e.send(known.links.iter().cloned()).is_ok();
         }
         if let Some(p) = pusher {
             push_all(p, known.hints.iter());
         }
+        sent
     }
 
     fn upstream_request(&self, req: Request<Body>) -> Result<Request<Body>, &'static str> {
