@@ -9,6 +9,7 @@ mod common;
 mod proxy_support;
 
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,7 +32,9 @@ fn venv() -> PathBuf {
     cache.join("h2push-test-venv")
 }
 
-/// Hypercorn, killed (by PID) and reaped when dropped.
+/// Hypercorn, killed and reaped when dropped. It runs in a process group of its own, whose
+/// id is its PID: its worker (Hypercorn forks one, even with `--workers 1`) is killed with it
+/// by that id, and none outlives the test holding its stderr open.
 struct Hypercorn {
     child: Child,
     addr: SocketAddr,
@@ -39,6 +42,11 @@ struct Hypercorn {
 
 impl Drop for Hypercorn {
     fn drop(&mut self) {
+        if let Ok(group) = libc::pid_t::try_from(self.child.id()) {
+            // SAFETY: kill(2) with a negative PID signals the process group whose id is the
+            // group leader's PID; it touches no memory of this process.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -73,6 +81,7 @@ fn start_hypercorn() -> Option<Hypercorn> {
             "fastapi_app:app",
         ])
         .current_dir(dir)
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
