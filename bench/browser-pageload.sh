@@ -6,7 +6,7 @@
 #
 #   bench/browser-pageload.sh [-r RUNS] [--warmup N] [--rtt-ms MS] [--sites 'vite dynamic content']
 #                             [--servers 'h2push nginx'] [--think-ms MS] [--h2push BIN]
-#                             [--serve-args 'ARGS'] [--fail-on-twice] [--keep]
+#                             [--serve-args 'ARGS'] [--proxy-args 'ARGS'] [--fail-on-twice] [--keep]
 #
 #   -r RUNS        measured loads per site, server and visit (default 7); medians
 #   --warmup N     rounds loaded first and not counted, so that servers that learn from
@@ -25,6 +25,7 @@
 #   --h2push BIN   measure this h2push binary instead of building target/release/h2push
 #   --serve-args A more arguments for `h2push serve` (word-split), e.g. to try a flag:
 #                  --serve-args '--cache-control public,max-age=3600'
+#   --proxy-args A more arguments for `h2push proxy` (the dynamic sites), e.g. '--learn all'
 #   --fail-on-twice  exit 3 (after the report) if a measured load fetched a URL over the
 #                  network more than once
 #   --keep         keep the run directory (configs, logs, per-load JSON lines) and say where
@@ -41,10 +42,10 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
-usage() { sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; }
 
 runs=7 warmup=2 rtt=100 think=300 sites='vite dynamic content' servers='h2push nginx'
-h2push_bin='' keep=0 serve_args='' fail_on_twice=()
+h2push_bin='' keep=0 serve_args='' proxy_args='' fail_on_twice=()
 while (($#)); do
   case $1 in
   -r | --runs) runs=${2:?}; shift 2 ;;
@@ -55,6 +56,7 @@ while (($#)); do
   --servers) servers=${2:?}; shift 2 ;;
   --h2push) h2push_bin=$(realpath "${2:?}"); shift 2 ;;
   --serve-args) serve_args=${2?}; shift 2 ;;
+  --proxy-args) proxy_args=${2?}; shift 2 ;;
   --fail-on-twice) fail_on_twice=(--fail-on-twice); shift ;;
   --keep) keep=1; shift ;;
   -h | --help) usage; exit 0 ;;
@@ -200,7 +202,8 @@ for site in $sites; do
     origin[$site/$server]=$port
     case $server/$site in
     h2push/dynamic*)
-      "$h2push_bin" proxy --upstream "http://127.0.0.1:${app_port[$site]}" --addr "127.0.0.1:$port" \
+      # shellcheck disable=SC2086
+      "$h2push_bin" proxy --upstream "http://127.0.0.1:${app_port[$site]}" $proxy_args --addr "127.0.0.1:$port" \
         --cert "$run/cert.pem" --key "$run/key.pem" >"$run/h2push-$site.log" 2>&1 &
       pids+=($!)
       wait_port "$port" $! "h2push proxy" "$run/h2push-$site.log"
@@ -301,7 +304,7 @@ for pr in "${pairs[@]}"; do wait_port "${pr%%:*}" $! "the delay proxy" "$run/del
 # --- the loads ----------------------------------------------------------------------------
 n_servers=$(wc -w <<<"$servers") n_sites=$(wc -w <<<"$sites")
 limit=$(((warmup + runs) * n_servers * n_sites * 2 * 45 + 60)) # 45 s a load at most
-echo "# bench/browser-pageload.sh -r $runs --warmup $warmup --rtt-ms $rtt --sites '$sites' --servers '$servers' --think-ms $think${serve_args:+ --serve-args '$serve_args'}"
+echo "# bench/browser-pageload.sh -r $runs --warmup $warmup --rtt-ms $rtt --sites '$sites' --servers '$servers' --think-ms $think${serve_args:+ --serve-args '$serve_args'}${proxy_args:+ --proxy-args '$proxy_args'}"
 echo "# $(date -u '+%F %H:%M UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(/usr/bin/chromium --version 2>/dev/null | head -1), $(nginx -v 2>&1 | sed 's/.*: //'), $("$h2push_bin" --version)"
 echo
 mkdir -p "$run/tmp" # the browsers' profiles, Chromium's and Playwright's temporary files
