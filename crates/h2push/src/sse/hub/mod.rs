@@ -340,6 +340,10 @@ impl Hub {
         if names.is_empty() {
             return Err(HubError::NoTopics);
         }
+        let max = inner.config.max_subscribers;
+        if self.stats().subscribers >= max {
+            return Err(HubError::TooManySubscribers { max });
+        }
         let resume = match last_event_id {
             None | Some("") => Resume::Live,
             Some(id) => match id.parse::<EventId>() {
