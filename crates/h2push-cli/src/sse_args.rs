@@ -58,6 +58,8 @@ pub struct SseArgs {
         help_heading = "Server-sent events"
     )]
     pub heartbeat: Option<u64>,
+    #[command(flatten)]
+    pub mercure: crate::mercure_args::MercureArgs,
 }
 
 /// How a slow subscriber is treated, as the config file spells it.
