@@ -90,10 +90,12 @@ pub struct MercureSection {
     pub history_len: Option<usize>,
     /// The largest publish body [default: 262144].
     pub max_publish_bytes: Option<usize>,
-    /// Subscriptions one connection may hold [default: 1000].
+    /// Subscriptions one connection may hold [default: 10000].
     pub max_subscriptions_per_connection: Option<usize>,
-    /// Subscriptions the hub holds at once [default: 1000000].
+    /// Subscriptions the hub holds at once [default: 2000000].
     pub max_subscribers: Option<usize>,
+    /// The largest update, as the hub stores it, in bytes [default: 262144].
+    pub max_event_bytes: Option<usize>,
     /// Topics per update or subscription [default: 32].
     pub max_topics: Option<usize>,
     /// Redis URL to share updates and history with other instances.
@@ -237,6 +239,9 @@ pub fn service(
     }
     if let Some(n) = file.max_subscribers {
         hub_config.max_subscribers = n.max(1);
+    }
+    if let Some(n) = file.max_event_bytes {
+        hub_config.max_event_bytes = n.max(64);
     }
     let redis = redis_flag.or(file.redis.as_deref());
     let hub = match redis {

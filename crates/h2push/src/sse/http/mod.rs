@@ -56,7 +56,7 @@ use crate::sse::conn_limit::ConnLimiter;
 use crate::sse::hub::Hub;
 
 /// The default of [`HubService::max_subscriptions_per_connection`].
-pub const DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 1000;
+pub const DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 10_000;
 use crate::Body;
 
 /// The hub's HTTP endpoints, as a `tower::Service<Request<Body>>`.
@@ -273,7 +273,7 @@ impl HubService {
         self.set(|e| e.max_publish_bytes = Some(limit))
     }
 
-    /// Open subscriptions one client connection may hold [default: 1000]; one more gets
+    /// Open subscriptions one client connection may hold [default: 10,000]; one more gets
     /// `429 Too Many Requests` (an HTTP/2 connection multiplexes many streams).
     ///
     /// ```

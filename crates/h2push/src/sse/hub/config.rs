@@ -38,7 +38,7 @@ pub struct HubConfig {
     /// [`HubError::HubFull`] [default: 100,000].
     pub max_topics: usize,
     /// Subscriptions the hub holds at once on this instance; one more fails with
-    /// [`HubError::TooManySubscribers`] [default: 1,000,000].
+    /// [`HubError::TooManySubscribers`] [default: 2,000,000].
     pub max_subscribers: usize,
     /// Topics one subscription may name [default: 32].
     pub max_topics_per_subscription: usize,
@@ -59,7 +59,7 @@ impl Default for HubConfig {
             queue_len: 256,
             overflow: Overflow::DropOldest,
             max_topics: 100_000,
-            max_subscribers: 1_000_000,
+            max_subscribers: 2_000_000,
             max_topics_per_subscription: 32,
             max_event_bytes: 256 * 1024,
             allowed_topics: None,

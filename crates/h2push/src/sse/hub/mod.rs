@@ -341,7 +341,13 @@ impl Hub {
             return Err(HubError::NoTopics);
         }
         let max = inner.config.max_subscribers;
-        if self.stats().subscribers >= max {
+        let subscribers = match &inner.backend {
+            Backend::Memory(m) => m.subscriber_count(),
+            Backend::Redis(r) => r.subscriber_count(),
+        };
+        // Checked here, not under the registry's lock: concurrent subscribes may pass the
+        // limit by a few, never by more than the number of them in flight.
+        if subscribers >= max {
             return Err(HubError::TooManySubscribers { max });
         }
         let resume = match last_event_id {

@@ -102,7 +102,7 @@ pub struct MercureConfig {
     pub heartbeat: Duration,
     /// The largest publish request body, in bytes [default: 256 KiB]; larger gets `413`.
     pub max_publish_bytes: usize,
-    /// Open subscriptions one client connection may hold [default: 1000]; more get `429`.
+    /// Open subscriptions one client connection may hold [default: 10,000]; more get `429`.
     pub max_subscriptions_per_connection: usize,
     /// Topics (or selectors) one update or subscription may name [default: 32].
     pub max_topics: usize,
@@ -117,7 +117,7 @@ impl Default for MercureConfig {
             subscriptions: false,
             heartbeat: Duration::from_secs(15),
             max_publish_bytes: 256 * 1024,
-            max_subscriptions_per_connection: 1000,
+            max_subscriptions_per_connection: 10_000,
             max_topics: 32,
         }
     }
