@@ -44,6 +44,14 @@ pub struct MercureArgs {
     /// private) when subscriptions start and end.
     #[arg(long, help_heading = "Mercure")]
     pub mercure_subscriptions: bool,
+    /// Let pages from this origin subscribe and publish across origins (CORS, with
+    /// cookies); `*` for any. May repeat.
+    #[arg(
+        long = "mercure-cors-origin",
+        value_name = "ORIGIN",
+        help_heading = "Mercure"
+    )]
+    pub mercure_cors_origins: Vec<String>,
 }
 
 /// `[mercure] algorithm`.
@@ -98,6 +106,9 @@ pub struct MercureSection {
     pub max_event_bytes: Option<usize>,
     /// Topics per update or subscription [default: 32].
     pub max_topics: Option<usize>,
+    /// Origins whose pages may use the hub across origins (CORS); `*` for any.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
     /// Redis URL to share updates and history with other instances.
     pub redis: Option<String>,
     /// Redis key prefix [default: h2push:mercure].
@@ -262,6 +273,11 @@ pub fn service(
         subscriber_key,
         anonymous: args.mercure_anonymous || file.anonymous.unwrap_or(false),
         subscriptions: args.mercure_subscriptions || file.subscriptions.unwrap_or(false),
+        cors_origins: if args.mercure_cors_origins.is_empty() {
+            file.cors_origins.clone()
+        } else {
+            args.mercure_cors_origins.clone()
+        },
         ..MercureConfig::default()
     };
     if let Some(s) = file.heartbeat_secs {

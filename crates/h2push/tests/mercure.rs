@@ -410,3 +410,53 @@ async fn subscription_events_are_private() {
     publish_ok(server.addr, &[("topic", BOOK1), ("data", "public")]).await;
     assert_eq!(data(&anonymous.events(1).await), ["public"]);
 }
+
+#[tokio::test]
+async fn cors_lets_listed_origins_in_with_credentials() {
+    let server = serve(mercure(MercureConfig {
+        cors_origins: vec!["https://app.example".into()],
+        ..config()
+    }))
+    .await;
+    let (status, headers, _) = h1_fetch(
+        server.addr,
+        "OPTIONS",
+        HUB,
+        &[
+            ("origin", "https://app.example"),
+            ("access-control-request-method", "GET"),
+            ("access-control-request-headers", "last-event-id"),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://app.example"
+    );
+    assert_eq!(headers["access-control-allow-credentials"], "true");
+    assert!(
+        headers["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("last-event-id"),
+        "{headers:?}"
+    );
+    let (status, headers, _) = h1_fetch(
+        server.addr,
+        "POST",
+        HUB,
+        &[
+            ("origin", "https://evil.example"),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        "topic=a&data=b",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        headers.get("access-control-allow-origin").is_none(),
+        "{headers:?}"
+    );
+}

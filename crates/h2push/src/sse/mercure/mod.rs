@@ -24,6 +24,7 @@
 //! | `POST /.well-known/mercure` (form) | `200`, the update's id as the body |
 //! | … no or invalid JWT | `401`; a JWT whose `mercure.publish` does not match every topic `403` |
 //! | … body too large / event too large | `413` |
+//! | `OPTIONS` (CORS preflight) | `204`, allowing [`MercureConfig::cors_origins`] |
 //!
 //! ```
 //! use h2push::sse::hub::Hub;
@@ -40,6 +41,7 @@
 //! assert!(mercure.handles("/.well-known/mercure"));
 //! ```
 
+mod cors;
 mod jwt;
 mod publish;
 mod subscribe;
@@ -106,6 +108,9 @@ pub struct MercureConfig {
     pub max_subscriptions_per_connection: usize,
     /// Topics (or selectors) one update or subscription may name [default: 32].
     pub max_topics: usize,
+    /// Origins whose pages may subscribe and publish across origins (CORS), with
+    /// credentials (the cookie); `*` allows any origin [default: none].
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for MercureConfig {
@@ -119,6 +124,7 @@ impl Default for MercureConfig {
             max_publish_bytes: 256 * 1024,
             max_subscriptions_per_connection: 10_000,
             max_topics: 32,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -201,19 +207,24 @@ impl MercureService {
             return text_response(StatusCode::NOT_FOUND, "not found\n");
         }
         self.shared.start_pump();
-        match *req.method() {
+        let origins = &self.shared.config.cors_origins;
+        let origin = req.headers().get(http::header::ORIGIN).cloned();
+        let mut res = match *req.method() {
             Method::GET => subscribe::subscribe(&self.shared, req).await,
             Method::POST => publish::publish(&self.shared, req).await,
+            Method::OPTIONS => return cors::preflight(origins, origin.as_ref()),
             _ => {
                 let mut res = text_response(
                     StatusCode::METHOD_NOT_ALLOWED,
                     "use GET to subscribe or POST to publish\n",
                 );
                 res.headers_mut()
-                    .insert(ALLOW, HeaderValue::from_static("GET, POST"));
+                    .insert(ALLOW, HeaderValue::from_static("GET, POST, OPTIONS"));
                 res
             }
-        }
+        };
+        cors::add_headers(origins, origin.as_ref(), res.headers_mut());
+        res
     }
 }
 
