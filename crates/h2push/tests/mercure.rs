@@ -205,9 +205,11 @@ async fn resume_with_last_event_id_header_query_and_earliest() {
     publish_ok(server.addr, &[("topic", BOOK1), ("data", "c")]).await;
     let mut conn = H2::connect(server.addr).await;
 
-    let (_, mut by_header) = conn
+    let (head, mut by_header) = conn
         .get(&sub_path(&[BOOKS], &[]), &[("last-event-id", &a)])
         .await;
+    // Draft 08: the response says where the replay starts.
+    assert_eq!(head.headers["last-event-id"], a.as_str());
     assert_eq!(data(&by_header.events(2).await), ["b", "c"]);
 
     let (_, mut by_query) = conn
@@ -224,14 +226,37 @@ async fn resume_with_last_event_id_header_query_and_earliest() {
         .await;
     assert_eq!(data(&both.events(1).await), ["c"]);
 
-    let (_, mut earliest) = conn
+    let (head, mut unknown) = conn
+        .get(
+            &sub_path(&[BOOKS], &[("lastEventID", "urn:uuid:unknown")]),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        head.headers["last-event-id"], "earliest",
+        "loss is signalled"
+    );
+    let (head, _) = conn.get(&sub_path(&[BOOKS], &[]), &[]).await;
+    assert!(
+        head.headers.get("last-event-id").is_none(),
+        "{:?}",
+        head.headers
+    );
+    let (head, mut earliest) = conn
         .get(&sub_path(&[BOOKS], &[("lastEventID", "earliest")]), &[])
         .await;
+    assert_eq!(head.headers["last-event-id"], "earliest");
     assert_eq!(data(&earliest.events(3).await), ["a", "b", "c"]);
 
     // Everyone then gets live updates after their replay.
     publish_ok(server.addr, &[("topic", BOOK1), ("data", "d")]).await;
-    for r in [&mut by_header, &mut by_query, &mut both, &mut earliest] {
+    for r in [
+        &mut by_header,
+        &mut by_query,
+        &mut both,
+        &mut earliest,
+        &mut unknown,
+    ] {
         assert_eq!(data(&r.events(1).await), ["d"]);
     }
 }
@@ -243,9 +268,20 @@ async fn publishing_needs_a_valid_jwt_with_a_matching_publish_claim() {
 
     let (status, headers, body) = post(server.addr, None, &fields).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
-    assert!(headers.contains_key("www-authenticate"), "{headers:?}");
-    let (status, _, body) = post(server.addr, Some("not.a.jwt"), &fields).await;
+    let challenge = headers["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.starts_with("Bearer") && !challenge.contains("error"),
+        "{challenge}"
+    );
+    let (status, headers, body) = post(server.addr, Some("not.a.jwt"), &fields).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(
+        headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("error=\"invalid_token\""),
+        "{headers:?}"
+    );
     let other_key = encode(
         &Header::new(Algorithm::HS256),
         &json!({"mercure": {"publish": ["*"]}}),
@@ -256,7 +292,22 @@ async fn publishing_needs_a_valid_jwt_with_a_matching_publish_claim() {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
 
     let no_claim = jwt(json!({"mercure": {"subscribe": ["*"]}}));
-    let (status, _, body) = post(server.addr, Some(&no_claim), &fields).await;
+    let (status, headers, body) = post(server.addr, Some(&no_claim), &fields).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("insufficient_scope"),
+        "{headers:?}"
+    );
+    // Only the hub publishes in its own namespace, even for a `*` publisher.
+    let forged = [
+        ("topic", "/.well-known/mercure/subscriptions/x/y"),
+        ("data", "{}"),
+        ("private", "on"),
+    ];
+    let (status, _, body) = post(server.addr, Some(&publisher()), &forged).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 
     let books_only = jwt(json!({"mercure": {"publish": [BOOKS]}}));
@@ -459,4 +510,73 @@ async fn cors_lets_listed_origins_in_with_credentials() {
         headers.get("access-control-allow-origin").is_none(),
         "{headers:?}"
     );
+}
+
+/// Draft 08's exchange: an exact `match` matcher, the token in `authorization_details` and the
+/// `access_token` query parameter.
+#[tokio::test]
+async fn draft_08_match_parameter_and_authorization_details() {
+    let server = serve(mercure(MercureConfig {
+        anonymous: false,
+        ..config()
+    }))
+    .await;
+    let details = |actions: &[&str], topic: &str| {
+        jwt(json!({"authorization_details": [
+            {"type": "mercure", "actions": actions, "topics": [{"match": topic, "matchType": "Exact"}]}
+        ]}))
+    };
+    let sub_token = details(&["subscribe"], BOOK1);
+    let mut conn = H2::connect(server.addr).await;
+    let (parts, mut events) = conn
+        .get(
+            &format!(
+                "{HUB}?{}",
+                serde_urlencoded::to_string([("match", BOOK1), ("access_token", &sub_token)])
+                    .unwrap()
+            ),
+            &[],
+        )
+        .await;
+    assert_eq!(parts.status, StatusCode::OK);
+    // An exact matcher is not a template: this subscriber does not see books/2.
+    let pub_token = details(&["publish"], "*");
+    for (topic, d) in [("https://example.com/books/2", "two"), (BOOK1, "one")] {
+        let (status, _, body) = post(
+            server.addr,
+            Some(&pub_token),
+            &[("topic", topic), ("data", d), ("private", "")],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(data(&events.events(1).await), ["one"]);
+
+    // The publish action is needed to publish.
+    let (status, _, body) = post(
+        server.addr,
+        Some(&sub_token),
+        &[("topic", BOOK1), ("data", "x")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // Matchers this hub cannot evaluate are refused, not ignored.
+    let (status, _, body) = h1_fetch(
+        server.addr,
+        "GET",
+        &format!("{HUB}?matchURLPattern=https://example.com/books/:id&access_token={sub_token}"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _, body) = h1_fetch(
+        server.addr,
+        "GET",
+        &format!("{HUB}?matchFoo=x&access_token={sub_token}"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }

@@ -2,9 +2,11 @@
 //!
 //! This file owns [`JwtKey`] (an HS256 secret or an RS256 public key, from configuration),
 //! where a token is looked for in a request (the `Authorization: Bearer` header, then the
-//! `authorization` query parameter, then the `mercureAuthorization` cookie), and
-//! [`Claims`]: the `mercure.publish`, `mercure.subscribe` and `mercure.payload` claims as
-//! compiled [`Selector`]s. Signature and time checks (`exp`, `nbf` when present) are the
+//! `access_token` or `authorization` query parameter, then the `mercureAccessToken` or
+//! `mercureAuthorization` cookie), and [`Claims`]: the `mercure.publish`,
+//! `mercure.subscribe` and `mercure.payload` claims (drafts up to 07), and the `mercure`
+//! entries of `authorization_details` (draft 08, `Exact` matchers and `*`), as compiled
+//! [`Selector`]s. Signature and time checks (`exp`, `nbf` when present) are the
 //! `jsonwebtoken` crate's. Which update a claim allows is decided in `service.rs`.
 
 use http::header::{AUTHORIZATION, COOKIE};
@@ -12,8 +14,11 @@ use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 
 use super::topic::Selector;
 
-/// The cookie a browser subscriber carries its JWT in.
+/// The cookie a browser subscriber carries its JWT in (drafts up to 07).
 pub const COOKIE_NAME: &str = "mercureAuthorization";
+
+/// The cookie name draft 08 recommends; also accepted.
+pub const COOKIE_NAME_08: &str = "mercureAccessToken";
 
 /// A key that verifies JWS signatures.
 ///
@@ -114,17 +119,83 @@ impl JwtKey {
         let compile = |v: Option<Vec<String>>| {
             v.map(|list| list.iter().map(|s| Selector::new(s)).collect::<Vec<_>>())
         };
-        Ok(Claims {
+        let mut claims = Claims {
             publish: compile(mercure.publish),
             subscribe: compile(mercure.subscribe),
             payload: mercure.payload,
-        })
+        };
+        if let Some(details) = data.claims.authorization_details {
+            add_details(&mut claims, &details)?;
+        }
+        Ok(claims)
     }
+}
+
+/// Adds draft 08's `mercure` authorization details to `claims`. A malformed `mercure` entry
+/// invalidates the whole token (the draft forbids acting on the rest); entries of other
+/// types are ignored.
+fn add_details(claims: &mut Claims, details: &[serde_json::Value]) -> Result<(), String> {
+    const MAX_ENTRIES: usize = 256;
+    let bad = |why: &str| Err(format!("invalid JWT: authorization_details: {why}"));
+    let mut entries = 0;
+    for d in details {
+        let Some(obj) = d.as_object() else {
+            return bad("an entry is not an object");
+        };
+        if obj.get("type").and_then(|t| t.as_str()) != Some("mercure") {
+            continue;
+        }
+        let actions: Vec<&str> = match obj.get("actions").and_then(|a| a.as_array()) {
+            Some(a) if !a.is_empty() => a.iter().filter_map(|x| x.as_str()).collect(),
+            _ => return bad("a mercure entry needs a non-empty actions array"),
+        };
+        if actions.len() != obj["actions"].as_array().map_or(0, Vec::len)
+            || actions.iter().any(|a| *a != "publish" && *a != "subscribe")
+        {
+            return bad("actions must be \"publish\" and/or \"subscribe\"");
+        }
+        let topics = match obj.get("topics").and_then(|t| t.as_array()) {
+            Some(t) if !t.is_empty() => t,
+            _ => return bad("a mercure entry needs a non-empty topics array"),
+        };
+        let mut selectors = Vec::with_capacity(topics.len());
+        for t in topics {
+            entries += 1;
+            if entries > MAX_ENTRIES {
+                return bad("more than 256 topic matchers");
+            }
+            let Some(m) = t.get("match").and_then(|m| m.as_str()) else {
+                return bad("a topic matcher needs a string match");
+            };
+            match t.get("matchType").map(|m| m.as_str()) {
+                None | Some(Some("Exact")) => selectors.push(Selector::exact(m)),
+                Some(Some("URLPattern")) if m == "*" => selectors.push(Selector::exact(m)),
+                Some(Some("URLPattern")) => {
+                    return bad("URLPattern matchers are not supported by this hub")
+                }
+                _ => return bad("matchType must be \"Exact\" or \"URLPattern\""),
+            }
+        }
+        for a in &actions {
+            let list = if *a == "publish" {
+                &mut claims.publish
+            } else {
+                &mut claims.subscribe
+            };
+            list.get_or_insert_with(Vec::new)
+                .extend(selectors.iter().cloned());
+        }
+        if claims.payload.is_none() && actions.contains(&"subscribe") {
+            claims.payload = obj.get("payload").cloned();
+        }
+    }
+    Ok(())
 }
 
 #[derive(serde::Deserialize)]
 struct RawClaims {
     mercure: Option<RawMercure>,
+    authorization_details: Option<Vec<serde_json::Value>>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -181,7 +252,7 @@ pub(crate) fn find_token(
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE_NAME)
+        .find(|(k, _)| *k == COOKIE_NAME || *k == COOKIE_NAME_08)
         .map(|(_, v)| v.trim_matches('"').to_owned());
     Ok(cookie.map(|c| (c, Source::Cookie)))
 }
@@ -228,6 +299,40 @@ mod tests {
             key.verify(&t)
         );
         assert!(key.verify("a.b.c").is_err());
+    }
+
+    #[test]
+    fn reads_draft_08_authorization_details() {
+        let key = JwtKey::hs256("k");
+        let t = token(
+            "k",
+            serde_json::json!({"authorization_details": [
+                {"type": "other", "anything": 1},
+                {"type": "mercure", "actions": ["publish", "subscribe"],
+                 "topics": [{"match": "https://example.com/books/{id}"}]},
+                {"type": "mercure", "actions": ["subscribe"], "topics": [{"match": "*"}],
+                 "payload": {"tenant": 7}}
+            ]}),
+        );
+        let c = key.verify(&t).unwrap();
+        let publish = c.publish.unwrap();
+        // Exact: the template is not expanded.
+        assert!(!publish[0].matches("https://example.com/books/1"));
+        assert!(publish[0].matches("https://example.com/books/{id}"));
+        assert!(c.subscribe.unwrap()[1].matches("urn:x"));
+        assert_eq!(c.payload.unwrap()["tenant"], 7);
+
+        for bad in [
+            serde_json::json!([{"type": "mercure", "actions": [], "topics": [{"match": "*"}]}]),
+            serde_json::json!([{"type": "mercure", "actions": ["read"], "topics": [{"match": "*"}]}]),
+            serde_json::json!([{"type": "mercure", "actions": ["publish"], "topics": []}]),
+            serde_json::json!([{"type": "mercure", "actions": ["publish"],
+                                "topics": [{"match": "/b/:id", "matchType": "URLPattern"}]}]),
+            serde_json::json!(["not an object"]),
+        ] {
+            let t = token("k", serde_json::json!({"authorization_details": bad}));
+            assert!(key.verify(&t).is_err(), "accepted {bad}");
+        }
     }
 
     #[test]

@@ -60,7 +60,7 @@ use http::header::{ALLOW, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::Either;
 
-pub use self::jwt::{Claims, JwtKey, COOKIE_NAME};
+pub use self::jwt::{Claims, JwtKey, COOKIE_NAME, COOKIE_NAME_08};
 pub use self::subscribe::MercureStream;
 pub use self::topic::{any_match, Selector};
 pub use self::update::{new_id, Update};
@@ -277,6 +277,21 @@ pub(crate) fn text_response(status: StatusCode, text: &str) -> Response<Body> {
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
+    res
+}
+
+/// A `401` or `403` with the RFC 6750 challenge: no error code when no token was presented,
+/// `invalid_token` for one that failed validation, `insufficient_scope` (with `403`) for one
+/// that does not allow the operation.
+pub(crate) fn auth_error(status: StatusCode, error: Option<&str>, text: &str) -> Response<Body> {
+    let mut res = text_response(status, &format!("{text}\n"));
+    let challenge = match error {
+        None => "Bearer realm=\"mercure\"".to_owned(),
+        Some(code) => format!("Bearer realm=\"mercure\", error=\"{code}\""),
+    };
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        res.headers_mut().insert(http::header::WWW_AUTHENTICATE, v);
+    }
     res
 }
 

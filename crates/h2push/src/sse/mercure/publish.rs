@@ -6,26 +6,33 @@
 //! response: the update's id as plain text. Sending the update through the hub is `mod.rs`'s.
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 
 use super::jwt::find_token;
 use super::topic::Selector;
-use super::{new_id, text_response, Shared, Update};
+use super::{auth_error, new_id, text_response, Shared, Update};
 use crate::sse::hub::HubError;
 use crate::Body;
 
 /// The longest id a publisher may give, in bytes.
 const MAX_ID_LEN: usize = 512;
 
-fn unauthorized(why: &str) -> Response<Body> {
-    let mut res = text_response(StatusCode::UNAUTHORIZED, &format!("{why}\n"));
-    res.headers_mut().insert(
-        WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer realm=\"mercure\""),
-    );
-    res
+/// Whether `topic`, resolved against the hub URL, is in the hub's own namespace
+/// (`/.well-known/mercure` and below), which only the hub publishes to (draft 08; it keeps a
+/// publisher from forging subscription events).
+fn reserved(topic: &str) -> bool {
+    let Ok(base) = url::Url::parse("https://hub.invalid/.well-known/mercure") else {
+        return false;
+    };
+    match base.join(topic) {
+        Ok(u) => {
+            let path = u.path();
+            path == "/.well-known/mercure" || path.starts_with("/.well-known/mercure/")
+        }
+        Err(_) => false,
+    }
 }
 
 fn bad_request(why: &str) -> Response<Body> {
@@ -45,15 +52,17 @@ pub(super) async fn publish(sh: &Shared, req: Request<Body>) -> Response<Body> {
     let token = match find_token(&parts.headers, None) {
         Ok(Some((t, _))) => t,
         Ok(None) => {
-            return unauthorized(
+            return auth_error(
+                StatusCode::UNAUTHORIZED,
+                None,
                 "publishing needs a JWT: send Authorization: Bearer <JWT> or the mercureAuthorization cookie",
             )
         }
-        Err(why) => return unauthorized(why),
+        Err(why) => return auth_error(StatusCode::BAD_REQUEST, Some("invalid_request"), why),
     };
     let claims = match key.verify(&token) {
         Ok(c) => c,
-        Err(why) => return unauthorized(&why),
+        Err(why) => return auth_error(StatusCode::UNAUTHORIZED, Some("invalid_token"), &why),
     };
     let limit = sh.config.max_publish_bytes;
     let body: Bytes = match Limited::new(body, limit).collect().await {
@@ -126,11 +135,20 @@ pub(super) async fn publish(sh: &Shared, req: Request<Body>) -> Response<Body> {
         }
         Some(i) => i,
     };
+    if let Some(t) = topics.iter().find(|t| reserved(t)) {
+        return auth_error(
+            StatusCode::FORBIDDEN,
+            Some("insufficient_scope"),
+            &format!("{t:?} is in the hub's reserved namespace /.well-known/mercure"),
+        );
+    }
     update.topics = topics;
     if !authorized(claims.publish.as_deref(), &update.topics) {
-        return text_response(
+        return auth_error(
             StatusCode::FORBIDDEN,
-            "the JWT's mercure.publish claim does not match every topic of this update\n",
+            Some("insufficient_scope"),
+            "the JWT's publish claim (mercure.publish or authorization_details) does not match \
+             every topic of this update",
         );
     }
     match sh.publish(&update).await {
@@ -171,6 +189,28 @@ fn authorized(publish: Option<&[Selector]>, topics: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hub_namespace_is_reserved() {
+        for t in [
+            "/.well-known/mercure",
+            "/.well-known/mercure/subscriptions/x/y",
+            "https://other.example/.well-known/mercure/subscriptions/a",
+            "/a/../.well-known/mercure/x",
+            "mercure/x",
+        ] {
+            assert!(reserved(t), "{t}");
+        }
+        for t in [
+            "/.well-known/mercurex",
+            "https://example.com/books/1",
+            "urn:x:/.well-known/mercure",
+            // Resolved against the hub URL: /.well-known/.well-known/mercure/x.
+            ".well-known/mercure/x",
+        ] {
+            assert!(!reserved(t), "{t}");
+        }
+    }
 
     #[test]
     fn every_topic_must_be_allowed() {

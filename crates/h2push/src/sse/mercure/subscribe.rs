@@ -24,7 +24,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::jwt::{find_token, Claims};
 use super::topic::{any_match, Selector};
-use super::{new_id, text_response, Shared, Update, INTERNAL_TOPIC};
+use super::{auth_error, new_id, text_response, Shared, Update, INTERNAL_TOPIC};
 use crate::sse::conn_limit::ConnSlot;
 use crate::sse::hub::{EventId, HubError, Subscription, GAP_EVENT};
 use crate::sse::{Item, Parser};
@@ -231,7 +231,9 @@ impl Drop for Notice {
 /// Serves `GET /.well-known/mercure?topic=…`.
 pub(super) async fn subscribe(sh: &Arc<Shared>, req: Request<Body>) -> Response<Body> {
     let (parts, _) = req.into_parts();
+    // The selectors as written (for subscription events) and compiled.
     let mut topics = Vec::new();
+    let mut selectors = Vec::new();
     let mut query_last = None;
     let mut query_token = None;
     let pairs = parts
@@ -241,21 +243,47 @@ pub(super) async fn subscribe(sh: &Arc<Shared>, req: Request<Body>) -> Response<
         .unwrap_or_default();
     for (k, v) in pairs {
         match k.as_str() {
-            "topic" => topics.push(v),
+            // Drafts up to 07: a URI, a URI Template or `*`.
+            "topic" => {
+                selectors.push(Selector::new(&v));
+                topics.push(v);
+            }
+            // Draft 08: the exact matcher.
+            "match" | "matchExact" => {
+                selectors.push(Selector::exact(&v));
+                topics.push(v);
+            }
+            "matchURLPattern" => {
+                return text_response(
+                    StatusCode::BAD_REQUEST,
+                    "URLPattern matchers (matchURLPattern) are not supported by this hub; use \
+                     match= for exact topics or topic= with a URI Template\n",
+                )
+            }
+            k if k.len() >= 5 && k[..5].eq_ignore_ascii_case("match") => {
+                return text_response(
+                    StatusCode::BAD_REQUEST,
+                    &format!("unknown topic matcher parameter {k:?}\n"),
+                )
+            }
             "lastEventID" | "Last-Event-ID" => query_last = Some(v),
-            "authorization" => query_token = Some(v),
+            "access_token" | "authorization" => {
+                // The first one wins, as with a header.
+                query_token.get_or_insert(v);
+            }
             _ => {}
         }
     }
     let claims: Option<Claims> = match find_token(&parts.headers, query_token.as_deref()) {
-        Err(why) => return text_response(StatusCode::UNAUTHORIZED, &format!("{why}\n")),
+        Err(why) => return auth_error(StatusCode::BAD_REQUEST, Some("invalid_request"), why),
         Ok(None) if sh.config.anonymous => None,
         Ok(None) => {
-            return text_response(
+            return auth_error(
                 StatusCode::UNAUTHORIZED,
-                "subscribing needs a JWT (Authorization: Bearer, the authorization query \
-                 parameter or the mercureAuthorization cookie); this hub allows no anonymous \
-                 subscribers\n",
+                None,
+                "subscribing needs a JWT (Authorization: Bearer, the access_token or \
+                 authorization query parameter, or the mercureAccessToken or \
+                 mercureAuthorization cookie); this hub allows no anonymous subscribers",
             )
         }
         Ok(Some((token, _))) => {
@@ -265,21 +293,25 @@ pub(super) async fn subscribe(sh: &Arc<Shared>, req: Request<Body>) -> Response<
                 .as_ref()
                 .or(sh.config.publisher_key.as_ref());
             let Some(key) = key else {
-                return text_response(
+                return auth_error(
                     StatusCode::UNAUTHORIZED,
-                    "this hub has no subscriber JWT key configured, so no JWT can be checked\n",
+                    Some("invalid_token"),
+                    "this hub has no subscriber JWT key configured, so no JWT can be checked",
                 );
             };
             match key.verify(&token) {
                 Ok(c) => Some(c),
-                Err(why) => return text_response(StatusCode::UNAUTHORIZED, &format!("{why}\n")),
+                Err(why) => {
+                    return auth_error(StatusCode::UNAUTHORIZED, Some("invalid_token"), &why)
+                }
             }
         }
     };
     if topics.is_empty() || topics.iter().any(String::is_empty) {
         return text_response(
             StatusCode::BAD_REQUEST,
-            "missing topic: subscribe with ?topic=SELECTOR (may repeat; a URI, a URI Template or *)\n",
+            "missing topic: subscribe with ?topic=SELECTOR (may repeat; a URI, a URI Template \
+             or *) or ?match=TOPIC\n",
         );
     }
     if topics.len() > sh.config.max_topics {
@@ -314,16 +346,18 @@ pub(super) async fn subscribe(sh: &Arc<Shared>, req: Request<Body>) -> Response<
         .filter(|v| !v.is_empty())
         .map(str::to_owned)
         .or(query_last.filter(|v| !v.is_empty()));
-    let hub_last = match last.as_deref() {
-        None => None,
+    // Where the hub resumes, and the Last-Event-ID response header (draft 08): the id the
+    // replay starts after when it was found, `earliest` otherwise.
+    let (hub_last, answer) = match last.as_deref() {
+        None => (None, None),
         // Not an h2push id: the hub replays all it has.
-        Some("earliest") => Some("earliest".to_owned()),
+        Some("earliest") => (Some("earliest".to_owned()), Some("earliest".to_owned())),
         Some(id) => match sh.ids.hub_id(id) {
-            Some(hub_id) => Some(hub_id),
-            None if id.parse::<EventId>().is_ok() => Some(id.to_owned()),
+            Some(hub_id) => (Some(hub_id), Some(id.to_owned())),
+            None if id.parse::<EventId>().is_ok() => (Some(id.to_owned()), Some(id.to_owned())),
             None => {
                 tracing::debug!("Last-Event-ID {id:?} is not in the index; live updates only");
-                None
+                (None, Some("earliest".to_owned()))
             }
         },
     };
@@ -367,10 +401,7 @@ pub(super) async fn subscribe(sh: &Arc<Shared>, req: Request<Body>) -> Response<
             }
         }
     }
-    let filter = Filter {
-        selectors: topics.iter().map(|t| Selector::new(t)).collect(),
-        private,
-    };
+    let filter = Filter { selectors, private };
     let interval = sh.config.heartbeat.max(Duration::from_millis(10));
     let stream = MercureStream {
         sub,
@@ -387,8 +418,8 @@ pub(super) async fn subscribe(sh: &Arc<Shared>, req: Request<Body>) -> Response<
     };
     let mut res = Response::new(Body::new(stream));
     *res.headers_mut() = crate::sse::http::event_stream_head();
-    if let Some(newest) = sh.ids.newest().and_then(|n| HeaderValue::from_str(&n).ok()) {
-        res.headers_mut().insert("last-event-id", newest);
+    if let Some(v) = answer.and_then(|a| HeaderValue::from_str(&a).ok()) {
+        res.headers_mut().insert("last-event-id", v);
     }
     res
 }

@@ -96,6 +96,22 @@ impl Selector {
         }
     }
 
+    /// An exact matcher (draft-08's `Exact` type, the `match` query parameter): matches the
+    /// identical topic only, even if it looks like a template; `*` still matches everything.
+    ///
+    /// ```
+    /// use h2push::sse::mercure::Selector;
+    /// assert!(!Selector::exact("/books/{id}").matches("/books/1"));
+    /// assert!(Selector::exact("/books/{id}").matches("/books/{id}"));
+    /// assert!(Selector::exact("*").matches("/anything"));
+    /// ```
+    pub fn exact(text: &str) -> Selector {
+        Selector {
+            text: text.to_owned(),
+            kind: if text == "*" { Kind::Any } else { Kind::Exact },
+        }
+    }
+
     /// The selector as written.
     pub fn as_str(&self) -> &str {
         &self.text

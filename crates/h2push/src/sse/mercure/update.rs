@@ -172,12 +172,6 @@ impl IdIndex {
         st.map.get(mercure_id).cloned()
     }
 
-    /// The newest Mercure id known.
-    pub fn newest(&self) -> Option<String> {
-        let st = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        st.order.back().cloned()
-    }
-
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.inner.lock().unwrap().order.len()
@@ -211,6 +205,5 @@ mod tests {
         assert_eq!(idx.len(), 16);
         assert_eq!(idx.hub_id("m99").as_deref(), Some("h99"));
         assert_eq!(idx.hub_id("m0"), None);
-        assert_eq!(idx.newest().as_deref(), Some("m99"));
     }
 }
