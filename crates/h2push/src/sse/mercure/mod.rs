@@ -8,6 +8,15 @@
 //! `update.rs` (an update, its ids and how it travels through the hub), `publish.rs` and
 //! `subscribe.rs` (the two handlers and the subscriber's stream).
 //!
+//! It speaks the protocol as Mercure 0.x hubs and clients do (draft 07: `topic=` selectors
+//! with URI Templates, `mercure.publish`/`mercure.subscribe` claims, several topics per
+//! update), plus the parts of draft 08 that do not break those clients: `match=` (exact)
+//! matchers, `authorization_details` claims with `Exact` and `*` matchers, the `access_token`
+//! parameter and `mercureAccessToken` cookie, RFC 6750 error codes, the reserved
+//! `/.well-known/mercure` namespace and the `Last-Event-ID` response header. Not covered:
+//! draft 08's `URLPattern` matchers (refused with `400`, or `401` in a token), its mandatory
+//! `typ: at+jwt`, `aud` and `exp` checks, one topic per update, and the subscription web API.
+//!
 //! Fan-out, history, replay and the Redis backend are [`Hub`]'s: every update is one hub
 //! event on the internal topic [`INTERNAL_TOPIC`], carrying the update as JSON; each
 //! subscriber's stream reads that topic and passes on, re-encoded as the Mercure event, the
@@ -17,12 +26,12 @@
 //!
 //! | Request | Answer |
 //! |---|---|
-//! | `GET /.well-known/mercure?topic=S&topic=…` | `200` event stream; `Last-Event-ID` header or `lastEventID` query (`earliest`: all history) resumes |
+//! | `GET /.well-known/mercure?topic=S&topic=…` (or `match=TOPIC`) | `200` event stream; `Last-Event-ID` header or `lastEventID` query (`earliest`: all history) resumes, and the response's `Last-Event-ID` says from where (`earliest` if the id is unknown) |
 //! | … no `topic` / too many | `400` |
-//! | … no JWT while anonymous subscribers are not allowed, or an invalid JWT | `401` |
+//! | … no JWT while anonymous subscribers are not allowed, or an invalid JWT | `401` (`error="invalid_token"` for the latter) |
 //! | … too many subscriptions on this connection / on the hub | `429` / `503` |
 //! | `POST /.well-known/mercure` (form) | `200`, the update's id as the body |
-//! | … no or invalid JWT | `401`; a JWT whose `mercure.publish` does not match every topic `403` |
+//! | … no or invalid JWT | `401`; a JWT whose publish claim does not match every topic, or a topic under `/.well-known/mercure`, `403` |
 //! | … body too large / event too large | `413` |
 //! | `OPTIONS` (CORS preflight) | `204`, allowing [`MercureConfig::cors_origins`] |
 //!
