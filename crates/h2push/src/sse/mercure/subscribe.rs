@@ -59,7 +59,6 @@ pin_project_lite::pin_project! {
         sub: Subscription,
         parser: Parser,
         filter: Filter,
-        shared: Arc<Shared>,
         prelude: Option<Bytes>,
         interval: Duration,
         #[pin]
@@ -72,12 +71,7 @@ pin_project_lite::pin_project! {
 }
 
 impl MercureStream {
-    fn filter_chunk(
-        shared: &Shared,
-        parser: &mut Parser,
-        filter: &Filter,
-        chunk: &[u8],
-    ) -> BytesMut {
+    fn filter_chunk(parser: &mut Parser, filter: &Filter, chunk: &[u8]) -> BytesMut {
         let mut out = BytesMut::new();
         for item in parser.feed_items(chunk) {
             match item {
@@ -89,7 +83,6 @@ impl MercureStream {
                     let Some(u) = Update::from_envelope(&e.data) else {
                         continue;
                     };
-                    shared.ids.record(&u.id, &e.last_event_id);
                     if filter.allows(&u) {
                         out.extend_from_slice(&u.encode());
                     }
@@ -127,8 +120,7 @@ impl http_body::Body for MercureStream {
         for _ in 0..MAX_CHUNKS_PER_POLL {
             match this.sub.poll_chunk(cx) {
                 Poll::Ready(Some(chunk)) => {
-                    let out =
-                        MercureStream::filter_chunk(this.shared, this.parser, this.filter, &chunk);
+                    let out = MercureStream::filter_chunk(this.parser, this.filter, &chunk);
                     if !out.is_empty() {
                         *this.active = true;
                         return Poll::Ready(Some(Ok(Frame::data(out.freeze()))));
@@ -407,7 +399,6 @@ pub(super) async fn subscribe(sh: &Arc<Shared>, req: Request<Body>) -> Response<
         sub,
         parser: Parser::new(),
         filter,
-        shared: sh.clone(),
         prelude: Some(Bytes::from_static(b": ok\n\n")),
         interval,
         timer: tokio::time::sleep_until(jittered(interval)),
