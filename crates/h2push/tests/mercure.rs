@@ -580,3 +580,32 @@ async fn draft_08_match_parameter_and_authorization_details() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
+
+#[tokio::test]
+async fn a_stream_ends_when_the_subscribers_jwt_expires() {
+    let server = serve(mercure(config())).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let token = format!(
+        "Bearer {}",
+        jwt(json!({"exp": now + 2, "mercure": {"subscribe": ["*"]}}))
+    );
+    let started = std::time::Instant::now();
+    let (parts, mut events) = h1_get(
+        server.addr,
+        &sub_path(&[BOOKS], &[]),
+        &[("authorization", &token)],
+    )
+    .await;
+    assert_eq!(parts.status, StatusCode::OK);
+    let rest = events.rest().await;
+    let waited = started.elapsed();
+    assert!(
+        rest.iter().any(|i| matches!(i, Item::Retry(_))),
+        "the stream should end with retry: {rest:?}"
+    );
+    // exp has a resolution of one second; allow for it and for a loaded machine.
+    assert!(waited < Duration::from_secs(8), "ended after {waited:?}");
+}

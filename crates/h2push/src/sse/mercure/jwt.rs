@@ -7,7 +7,8 @@
 //! `mercure.subscribe` and `mercure.payload` claims (drafts up to 07), and the `mercure`
 //! entries of `authorization_details` (draft 08, `Exact` matchers and `*`), as compiled
 //! [`Selector`]s. Signature and time checks (`exp`, `nbf` when present) are the
-//! `jsonwebtoken` crate's. Which update a claim allows is decided in `service.rs`.
+//! `jsonwebtoken` crate's. Which update a claim allows is decided by the handlers
+//! (`publish.rs`, `subscribe.rs`).
 
 use http::header::{AUTHORIZATION, COOKIE};
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
@@ -123,6 +124,7 @@ impl JwtKey {
             publish: compile(mercure.publish),
             subscribe: compile(mercure.subscribe),
             payload: mercure.payload,
+            expires: data.claims.exp,
         };
         if let Some(details) = data.claims.authorization_details {
             add_details(&mut claims, &details)?;
@@ -194,6 +196,7 @@ fn add_details(claims: &mut Claims, details: &[serde_json::Value]) -> Result<(),
 
 #[derive(serde::Deserialize)]
 struct RawClaims {
+    exp: Option<u64>,
     mercure: Option<RawMercure>,
     authorization_details: Option<Vec<serde_json::Value>>,
 }
@@ -215,6 +218,8 @@ pub struct Claims {
     pub subscribe: Option<Vec<Selector>>,
     /// `mercure.payload`: shared with the subscription events.
     pub payload: Option<serde_json::Value>,
+    /// `exp`, in seconds since the Unix epoch: a subscriber's stream ends then.
+    pub expires: Option<u64>,
 }
 
 /// Where a request's token was found.

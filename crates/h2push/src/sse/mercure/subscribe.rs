@@ -6,7 +6,8 @@
 //! `earliest` for all the history) — and [`MercureStream`], the response body: it reads the
 //! hub's internal topic, passes on each update that one of the selectors matches (and, if
 //! private, that the JWT's `mercure.subscribe` allows) as a Mercure event, and sends
-//! heartbeats. It also publishes the subscription events when they are enabled.
+//! heartbeats, and ends with `retry:` when the subscriber's JWT expires (`exp`). It also
+//! publishes the subscription events when they are enabled.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -67,6 +68,9 @@ pin_project_lite::pin_project! {
         done: bool,
         slot: Option<ConnSlot>,
         notice: Option<Notice>,
+        // When the subscriber's JWT expires: the stream ends then, and the client comes
+        // back with a fresh token.
+        expiry: Option<Pin<Box<Sleep>>>,
     }
 }
 
@@ -115,6 +119,16 @@ impl http_body::Body for MercureStream {
         }
         if let Some(p) = this.prelude.take() {
             return Poll::Ready(Some(Ok(Frame::data(p))));
+        }
+        if let Some(expiry) = this.expiry.as_mut() {
+            if expiry.as_mut().poll(cx).is_ready() {
+                *this.done = true;
+                let mut last = BytesMut::from(&b"retry: 0\n"[..]);
+                last.extend_from_slice(&crate::sse::comment(
+                    "h2push: the JWT expired; reconnect with a fresh one",
+                ));
+                return Poll::Ready(Some(Ok(Frame::data(last.freeze()))));
+            }
         }
         let mut pending = false;
         for _ in 0..MAX_CHUNKS_PER_POLL {
@@ -394,6 +408,14 @@ pub(super) async fn subscribe(sh: &Arc<Shared>, req: Request<Body>) -> Response<
         }
     }
     let filter = Filter { selectors, private };
+    let expiry = claims.as_ref().and_then(|c| c.expires).map(|exp| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let left = Duration::from_secs(exp.saturating_sub(now).min(365 * 24 * 3600));
+        Box::pin(tokio::time::sleep(left))
+    });
     let interval = sh.config.heartbeat.max(Duration::from_millis(10));
     let stream = MercureStream {
         sub,
@@ -406,6 +428,7 @@ pub(super) async fn subscribe(sh: &Arc<Shared>, req: Request<Body>) -> Response<
         done: false,
         slot,
         notice,
+        expiry,
     };
     let mut res = Response::new(Body::new(stream));
     *res.headers_mut() = crate::sse::http::event_stream_head();
