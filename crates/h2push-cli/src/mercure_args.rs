@@ -146,11 +146,14 @@ pub fn mount_mercure<S>(
     let svc = service(args, section, redis_flag)?;
     if let Some(m) = &svc {
         let hub = m.hub().clone();
-        println!(
+        // Not println!: a closed stdout (a supervisor that stopped reading) must not panic
+        // the server.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stdout(),
             "  Mercure hub ({}): /.well-known/mercure",
             hub.backend_name()
         );
-        use std::io::Write;
         let _ = std::io::stdout().flush();
         let signal = h2push::server::shutdown_signal();
         tokio::spawn(async move {

@@ -142,11 +142,14 @@ pub fn mount_hub<S>(
             } else {
                 "POST /publish refused: no --publish-token"
             };
-        println!(
+        // Not println!: a closed stdout (a supervisor that stopped reading) must not panic
+        // the server.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stdout(),
             "  SSE hub ({}): GET /events?topic=T, {token}",
             hub.backend_name()
         );
-        use std::io::Write;
         let _ = std::io::stdout().flush();
         let signal = h2push::server::shutdown_signal();
         tokio::spawn(async move {
