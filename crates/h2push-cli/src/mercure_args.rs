@@ -137,12 +137,25 @@ pub fn check_section(section: &MercureSection, text: &str) -> Result<(), String>
 
 /// Builds the Mercure hub if the flags or the file ask for it and puts it in front of
 /// `inner`; prints what it serves. Call within the server's runtime.
+/// `sse_prefix` is the `[sse]` hub's Redis key prefix, which the Mercure hub must not share
+/// (its internal topic would be readable at `/events`, private updates included).
 pub fn mount_mercure<S>(
     args: &MercureArgs,
     section: Option<&MercureSection>,
     redis_flag: Option<&str>,
+    sse_prefix: Option<&str>,
     inner: S,
 ) -> Result<WithMercure<S>, CliError> {
+    let mercure_prefix = section
+        .and_then(|s| s.redis_prefix.as_deref())
+        .unwrap_or("h2push:mercure");
+    if mercure_prefix == sse_prefix.unwrap_or("h2push:sse") {
+        return Err(format!(
+            "[mercure] redis_prefix {mercure_prefix:?} is the [sse] hub's too; give the Mercure \
+             hub its own, or its private updates could be read at /events"
+        )
+        .into());
+    }
     let svc = service(args, section, redis_flag)?;
     if let Some(m) = &svc {
         let hub = m.hub().clone();

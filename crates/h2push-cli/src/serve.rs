@@ -154,6 +154,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
             &args.sse.mercure,
             config.mercure.as_ref(),
             args.sse.redis.as_deref(),
+            config.sse.as_ref().and_then(|s| s.redis_prefix.as_deref()),
             service,
         )?;
         server.serve(service).await;
