@@ -146,17 +146,17 @@ pub fn mount_mercure<S>(
     sse_prefix: Option<&str>,
     inner: S,
 ) -> Result<WithMercure<S>, CliError> {
+    let svc = service(args, section, redis_flag)?;
     let mercure_prefix = section
         .and_then(|s| s.redis_prefix.as_deref())
         .unwrap_or("h2push:mercure");
-    if mercure_prefix == sse_prefix.unwrap_or("h2push:sse") {
+    if svc.is_some() && mercure_prefix == sse_prefix.unwrap_or("h2push:sse") {
         return Err(format!(
             "[mercure] redis_prefix {mercure_prefix:?} is the [sse] hub's too; give the Mercure \
              hub its own, or its private updates could be read at /events"
         )
         .into());
     }
-    let svc = service(args, section, redis_flag)?;
     if let Some(m) = &svc {
         let hub = m.hub().clone();
         // Not println!: a closed stdout (a supervisor that stopped reading) must not panic
