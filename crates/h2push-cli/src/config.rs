@@ -46,6 +46,8 @@ pub struct Config {
     pub proxy: Vec<crate::proxy::ProxySection>,
     /// `[sse]`: the event hub (see `sse_args`).
     pub sse: Option<crate::sse_args::SseSection>,
+    /// `[mercure]`: the Mercure hub (see `mercure_args`).
+    pub mercure: Option<crate::mercure_args::MercureSection>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -323,6 +325,17 @@ impl Config {
             message,
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
+        let mercure_files = config.mercure.as_mut().map(|m| {
+            [
+                &mut m.publisher_jwt_key_file,
+                &mut m.subscriber_jwt_key_file,
+            ]
+        });
+        for p in mercure_files.into_iter().flatten().flatten() {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
         for p in [&mut config.root, &mut config.tls.cert, &mut config.tls.key]
             .into_iter()
             .flatten()
@@ -336,17 +349,21 @@ impl Config {
 
     /// Parses a file's text; the error says line, column and key.
     pub fn parse(text: &str) -> Result<Config, String> {
-        toml::from_str(text).map_err(|e: toml::de::Error| {
+        let config: Config = toml::from_str(text).map_err(|e: toml::de::Error| {
             let at = e.span().map(|s| line_col(text, s.start));
             match at {
                 Some((line, col)) => format!("line {line}, column {col}: {}", e.message()),
                 None => e.message().to_owned(),
             }
-        })
+        })?;
+        if let Some(m) = &config.mercure {
+            crate::mercure_args::check_section(m, text)?;
+        }
+        Ok(config)
     }
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;

@@ -7,6 +7,7 @@
 mod cert;
 mod config;
 mod demo;
+mod mercure_args;
 mod probe;
 mod proxy;
 mod serve;

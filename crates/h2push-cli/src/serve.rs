@@ -165,6 +165,13 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
             handle.shutdown();
         });
         let service = crate::sse_args::mount_hub(&args.sse, config.sse.as_ref(), service)?;
+        let service = crate::mercure_args::mount_mercure(
+            &args.sse.mercure,
+            config.mercure.as_ref(),
+            args.sse.redis.as_deref(),
+            config.sse.as_ref().and_then(|s| s.redis_prefix.as_deref()),
+            service,
+        )?;
         server.serve(service).await;
         Ok::<_, CliError>(())
     })?;

@@ -58,6 +58,8 @@ pub struct SseArgs {
         help_heading = "Server-sent events"
     )]
     pub heartbeat: Option<u64>,
+    #[command(flatten)]
+    pub mercure: crate::mercure_args::MercureArgs,
 }
 
 /// How a slow subscriber is treated, as the config file spells it.
@@ -108,6 +110,18 @@ pub struct SseSection {
     pub events_path: Option<String>,
     /// Publish path [default: /publish].
     pub publish_path: Option<String>,
+    /// Subscriptions the hub holds at once [default: 2000000]; more get 503.
+    pub max_subscribers: Option<usize>,
+    /// Subscriptions one client connection may hold [default: 10000]; more get 429.
+    pub max_subscriptions_per_connection: Option<usize>,
+    /// Topics a memory hub keeps [default: 100000]; publishing to a new one past it gets 503.
+    pub max_topics: Option<usize>,
+    /// Topics one subscription may name [default: 32]; more get 400.
+    pub max_topics_per_subscription: Option<usize>,
+    /// The largest event, encoded, in bytes [default: 262144]; larger gets 413.
+    pub max_event_bytes: Option<usize>,
+    /// The largest POST /publish body [default: max_event_bytes + 16384]; larger gets 413.
+    pub max_publish_bytes: Option<usize>,
 }
 
 /// Builds the hub if the flags or the file ask for it and puts its endpoints in front of
@@ -128,11 +142,14 @@ pub fn mount_hub<S>(
             } else {
                 "POST /publish refused: no --publish-token"
             };
-        println!(
+        // Not println!: a closed stdout (a supervisor that stopped reading) must not panic
+        // the server.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stdout(),
             "  SSE hub ({}): GET /events?topic=T, {token}",
             hub.backend_name()
         );
-        use std::io::Write;
         let _ = std::io::stdout().flush();
         let signal = h2push::server::shutdown_signal();
         tokio::spawn(async move {
@@ -174,6 +191,18 @@ pub fn endpoints(
                 retry: config.retry,
             },
         };
+    }
+    if let Some(n) = file.max_subscribers {
+        config.max_subscribers = n.max(1);
+    }
+    if let Some(n) = file.max_topics {
+        config.max_topics = n.max(1);
+    }
+    if let Some(n) = file.max_topics_per_subscription {
+        config.max_topics_per_subscription = n.max(1);
+    }
+    if let Some(n) = file.max_event_bytes {
+        config.max_event_bytes = n.max(64);
     }
     let topics: Vec<String> = if args.topics.is_empty() {
         file.topics.clone().unwrap_or_default()
@@ -239,6 +268,12 @@ pub fn endpoints(
     if let Some(ms) = file.retry_ms {
         svc = svc.retry(Duration::from_millis(ms));
     }
+    if let Some(n) = file.max_subscriptions_per_connection {
+        svc = svc.max_subscriptions_per_connection(n);
+    }
+    if let Some(n) = file.max_publish_bytes {
+        svc = svc.max_publish_bytes(n);
+    }
     Ok(Some(svc))
 }
 
@@ -283,6 +318,8 @@ publish_token = "secret"
 topics = ["news", "room.*"]
 history_len = 50
 history_age_secs = 0
+max_subscribers = 10
+max_topics_per_subscription = 4
 overflow = "close"
 events_path = "/sse"
 "#,
@@ -297,6 +334,8 @@ events_path = "/sse"
         let hub = svc.hub();
         assert_eq!(hub.config().history_len, 50);
         assert_eq!(hub.config().history_age, None);
+        assert_eq!(hub.config().max_subscribers, 10);
+        assert_eq!(hub.config().max_topics_per_subscription, 4);
         assert!(hub.check_topic("room.1").is_ok() && hub.check_topic("other").is_err());
     }
 

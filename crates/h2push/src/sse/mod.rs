@@ -27,13 +27,15 @@
 //! # Ok::<(), h2push::sse::SseError>(())
 //! ```
 
+mod conn_limit;
 mod encode;
 pub mod http;
 pub mod hub;
+pub mod mercure;
 mod parse;
 
 pub use encode::{comment, Event};
-pub use parse::{parse_all, Item, ParsedEvent, Parser};
+pub use parse::{parse_all, Item, Oversized, ParseLimits, ParsedEvent, Parser};
 
 /// The MIME type of an event stream, for the `Content-Type` of an SSE response.
 ///

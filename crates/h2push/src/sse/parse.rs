@@ -9,6 +9,10 @@
 //! The stream is decoded as UTF-8 with replacement characters for invalid bytes. Lines are
 //! found on the raw bytes first, which gives the same result as decoding first: CR, LF and
 //! `:` are ASCII and never part of a multi-byte sequence.
+//!
+//! What the parser buffers is bounded by [`ParseLimits`] (one line, one event's data): a
+//! line or an event past its limit is discarded whole and reported as [`Item::Oversized`],
+//! so a hostile or broken stream cannot make a client grow without bound.
 
 use std::time::Duration;
 
@@ -59,6 +63,46 @@ pub enum Item {
     Retry(Duration),
     /// A comment line: the text after the `:`, without one leading space if it had one.
     Comment(String),
+    /// A line or an event went past the parser's [`ParseLimits`] and was discarded (the
+    /// event the line belonged to is not dispatched).
+    Oversized(Oversized),
+}
+
+/// What went past a [`ParseLimits`] bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Oversized {
+    /// A line longer than [`ParseLimits::max_line`].
+    Line,
+    /// An event whose data grew past [`ParseLimits::max_event`].
+    Event,
+}
+
+/// How much a [`Parser`] buffers at most.
+///
+/// ```
+/// use h2push::sse::{Item, Oversized, ParseLimits, Parser};
+///
+/// let mut parser = Parser::with_limits(ParseLimits { max_line: 16, max_event: 32 });
+/// let items = parser.feed_items(b"data: this line is too long\n\ndata: ok\n\n");
+/// assert_eq!(items[0], Item::Oversized(Oversized::Line));
+/// assert!(matches!(&items[1], Item::Event(e) if e.data == "ok"));
+/// assert_eq!(parser.oversized(), 1);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseLimits {
+    /// The longest line, in bytes, line ending excluded [default: 1 MiB].
+    pub max_line: usize,
+    /// The largest data of one event, in bytes [default: 4 MiB].
+    pub max_event: usize,
+}
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        ParseLimits {
+            max_line: 1024 * 1024,
+            max_event: 4 * 1024 * 1024,
+        }
+    }
 }
 
 /// A streaming event-stream parser, following the WHATWG algorithms exactly.
@@ -97,6 +141,13 @@ pub struct Parser {
     last_event_id: String,
     /// The event source's reconnection time, if the stream set one.
     retry: Option<Duration>,
+    limits: ParseLimits,
+    /// The current line went past the limit: drop the rest of it.
+    skip_line: bool,
+    /// The current event went past a limit: drop it at its blank line.
+    discard_event: bool,
+    /// Lines and events discarded for their size.
+    oversized: u64,
 }
 
 impl Parser {
@@ -109,6 +160,24 @@ impl Parser {
     /// ```
     pub fn new() -> Parser {
         Parser::default()
+    }
+
+    /// A parser with other bounds than [`ParseLimits::default`].
+    pub fn with_limits(limits: ParseLimits) -> Parser {
+        Parser {
+            limits,
+            ..Parser::default()
+        }
+    }
+
+    /// How many lines and events were discarded for going past the limits.
+    ///
+    /// ```
+    /// let parser = h2push::sse::Parser::new();
+    /// assert_eq!(parser.oversized(), 0);
+    /// ```
+    pub fn oversized(&self) -> u64 {
+        self.oversized
     }
 
     /// A parser for a stream resumed with a `Last-Event-ID` of `id`: events are reported with
@@ -194,6 +263,8 @@ impl Parser {
         self.started = false;
         self.bom_seen = 0;
         self.line.clear();
+        self.skip_line = false;
+        self.discard_event = false;
         self.after_cr = false;
         self.data.clear();
         self.event_type.clear();
@@ -261,11 +332,23 @@ impl Parser {
                 }
             }
             let Some(end) = chunk.iter().position(|&b| b == b'\r' || b == b'\n') else {
-                self.line.extend_from_slice(chunk);
+                if !self.skip_line {
+                    if self.line.len() + chunk.len() > self.limits.max_line {
+                        self.line_too_long(emit);
+                    } else {
+                        self.line.extend_from_slice(chunk);
+                    }
+                }
                 return;
             };
             self.after_cr = chunk[end] == b'\r';
-            if self.line.is_empty() {
+            if self.skip_line {
+                // The end of a line already reported as too long.
+                self.skip_line = false;
+            } else if self.line.len() + end > self.limits.max_line {
+                self.line_too_long(emit);
+                self.skip_line = false;
+            } else if self.line.is_empty() {
                 self.process_line(&chunk[..end], comments, emit);
             } else {
                 let mut line = std::mem::take(&mut self.line);
@@ -276,6 +359,17 @@ impl Parser {
             }
             chunk = &chunk[end + 1..];
         }
+    }
+
+    /// The current line went past [`ParseLimits::max_line`]: forget it, and the event it
+    /// belongs to.
+    fn line_too_long(&mut self, emit: &mut dyn FnMut(Item)) {
+        self.line = Vec::new();
+        self.skip_line = true;
+        self.oversized += 1;
+        self.discard_event = true;
+        self.data = String::new();
+        emit(Item::Oversized(Oversized::Line));
     }
 
     /// One line of the stream, as "interpret an event stream" describes.
@@ -299,7 +393,15 @@ impl Parser {
                 self.event_type.clear();
                 self.event_type.push_str(&decode(value));
             }
+            b"data" if self.discard_event => {}
             b"data" => {
+                if self.data.len() + value.len() + 1 > self.limits.max_event {
+                    self.discard_event = true;
+                    self.data = String::new();
+                    self.oversized += 1;
+                    emit(Item::Oversized(Oversized::Event));
+                    return;
+                }
                 self.data.push_str(&decode(value));
                 self.data.push('\n');
             }
@@ -322,6 +424,11 @@ impl Parser {
     /// The spec's "dispatch the event", run at every blank line.
     fn dispatch(&mut self, emit: &mut dyn FnMut(Item)) {
         self.last_event_id.clone_from(&self.id_buffer);
+        if std::mem::take(&mut self.discard_event) {
+            self.data.clear();
+            self.event_type.clear();
+            return;
+        }
         if self.data.is_empty() {
             self.event_type.clear();
             return;
@@ -461,5 +568,56 @@ mod tests {
         assert_eq!(events[0].event_type, "message");
         assert_eq!(events[0].last_event_id, "1");
         assert_eq!(parser.retry(), Some(Duration::from_millis(10)));
+    }
+
+    #[test]
+    fn long_lines_are_dropped_with_their_event_and_never_buffered() {
+        let mut p = Parser::with_limits(ParseLimits {
+            max_line: 10,
+            max_event: 1000,
+        });
+        let mut items = Vec::new();
+        items.extend(p.feed_items(b"id: 1\ndata: 0123456789"));
+        assert!(p.line.len() <= 10, "buffered {}", p.line.len());
+        for _ in 0..100 {
+            items.extend(p.feed_items(b"0123456789"));
+            assert!(p.line.is_empty());
+        }
+        items.extend(p.feed_items(b"\ndata: b\n\ndata: ok\n\n"));
+        assert_eq!(items[0], Item::Oversized(Oversized::Line));
+        let data: Vec<_> = items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Event(e) => Some(e.data.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(data, ["ok"], "{items:?}");
+        assert_eq!(p.oversized(), 1);
+        assert_eq!(p.last_event_id(), "1");
+    }
+
+    #[test]
+    fn big_events_are_dropped() {
+        let mut p = Parser::with_limits(ParseLimits {
+            max_line: 100,
+            max_event: 20,
+        });
+        let items = p.feed_items(b"data: 0123456789\ndata: 0123456789\ndata: x\n\ndata: small\n\n");
+        assert_eq!(items[0], Item::Oversized(Oversized::Event), "{items:?}");
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert!(matches!(&items[1], Item::Event(e) if e.data == "small"));
+    }
+
+    #[test]
+    fn a_line_exactly_at_the_limit_is_kept() {
+        let mut p = Parser::with_limits(ParseLimits {
+            max_line: 8,
+            max_event: 100,
+        });
+        assert_eq!(p.feed(b"data: ab\n\n")[0].data, "ab");
+        assert_eq!(p.feed(b"data:").len(), 0);
+        assert_eq!(p.feed(b" ab\r\n\r\n")[0].data, "ab");
+        assert_eq!(p.oversized(), 0);
     }
 }

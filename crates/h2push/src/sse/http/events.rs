@@ -19,6 +19,7 @@ use http_body::{Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
 use super::{ct_eq, query_pairs, text_response, Endpoints};
+use crate::sse::conn_limit::ConnSlot;
 use crate::sse::hub::{HubError, Subscription};
 use crate::Body;
 
@@ -56,6 +57,7 @@ pin_project_lite::pin_project! {
         // Whether data went out since the timer was last armed.
         active: bool,
         done: bool,
+        slot: Option<ConnSlot>,
     }
 }
 
@@ -71,6 +73,7 @@ impl EventStream {
             timer: tokio::time::sleep_until(jittered(interval)),
             active: false,
             done: false,
+            slot: None,
         }
     }
 
@@ -236,9 +239,26 @@ pub(super) async fn subscribe(ep: &Endpoints, req: Request<Body>) -> Response<Bo
         .map(str::trim)
         .filter(|v| !v.is_empty());
     let last_id = header_id.map(str::to_owned).or(query_last_id);
+    let slot = match ep.conns.acquire(&parts.extensions) {
+        Ok(slot) => slot,
+        Err(()) => {
+            let mut res = text_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "this connection already holds {} subscriptions; open another connection \
+                     or close one (HubService::max_subscriptions_per_connection)\n",
+                    ep.conns.max()
+                ),
+            );
+            res.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("5"));
+            return res;
+        }
+    };
     match ep.hub.subscribe(&topics, last_id.as_deref()).await {
         Ok(sub) => {
             let mut stream = EventStream::new(sub).heartbeat(ep.heartbeat);
+            stream.slot = slot;
             if let Some(retry) = ep.retry {
                 stream = stream.retry(retry);
             }
@@ -256,6 +276,12 @@ pub(super) async fn subscribe(ep: &Endpoints, req: Request<Body>) -> Response<Bo
             | HubError::InvalidTopic { .. }
             | HubError::TooManyTopics { .. }),
         ) => text_response(StatusCode::BAD_REQUEST, &format!("{e}\n")),
+        Err(e @ HubError::TooManySubscribers { .. }) => {
+            let mut res = text_response(StatusCode::SERVICE_UNAVAILABLE, &format!("{e}\n"));
+            res.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("5"));
+            res
+        }
         Err(HubError::Unavailable(why)) => {
             tracing::warn!("subscription deferred: {why}");
             retry_later(ep.hub_end_chunk("h2push: the event backend is unavailable; retrying"))

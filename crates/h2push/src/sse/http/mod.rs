@@ -12,6 +12,7 @@
 //! | `GET /events?topic=a&topic=b` | `200` event stream; `Last-Event-ID` header or `lastEventId` query resumes |
 //! | … with an unknown topic (topics restricted) | `204`: an `EventSource` stops reconnecting |
 //! | … no / bad topic | `400`; subscriber token missing `401`, wrong `403` |
+//! | … too many on this connection / on the hub | `429` / `503` (`Retry-After`) |
 //! | … backend down, or shutting down | `200` with only `retry:`: the client comes back later |
 //! | `POST /publish` (form or JSON: `topic`, `data`, `event`, `id`) | `200 {"id": …}` |
 //! | … no token configured | `403` saying how to set one |
@@ -51,7 +52,11 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::Either;
 
 pub use self::events::{event_stream_head, EventStream};
+use crate::sse::conn_limit::ConnLimiter;
 use crate::sse::hub::Hub;
+
+/// The default of [`HubService::max_subscriptions_per_connection`].
+pub const DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 10_000;
 use crate::Body;
 
 /// The hub's HTTP endpoints, as a `tower::Service<Request<Body>>`.
@@ -75,6 +80,8 @@ pub(crate) struct Endpoints {
     credentials: bool,
     heartbeat: Duration,
     retry: Option<Duration>,
+    max_publish_bytes: Option<usize>,
+    conns: Arc<ConnLimiter>,
 }
 
 #[derive(Clone)]
@@ -103,6 +110,8 @@ impl Endpoints {
                 credentials: ep.credentials,
                 heartbeat: ep.heartbeat,
                 retry: ep.retry,
+                max_publish_bytes: ep.max_publish_bytes,
+                conns: ep.conns.clone(),
             });
         }
         // Just made unique if it was not.
@@ -147,6 +156,8 @@ impl HubService {
                 credentials: false,
                 heartbeat: Duration::from_secs(15),
                 retry: None,
+                max_publish_bytes: None,
+                conns: Arc::new(ConnLimiter::new(DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION)),
             }),
         }
     }
@@ -246,6 +257,34 @@ impl HubService {
     #[must_use]
     pub fn retry(self, reconnection_time: Duration) -> HubService {
         self.set(|e| e.retry = Some(reconnection_time))
+    }
+
+    /// The largest `POST /publish` body, in bytes [default: the hub's
+    /// [`max_event_bytes`](crate::sse::hub::HubConfig::max_event_bytes) + 16 KiB]; a larger
+    /// one gets `413`.
+    ///
+    /// ```
+    /// let svc = h2push::sse::http::HubService::new(h2push::sse::hub::Hub::memory(Default::default()))
+    ///     .max_publish_bytes(64 * 1024);
+    /// # drop(svc);
+    /// ```
+    #[must_use]
+    pub fn max_publish_bytes(self, limit: usize) -> HubService {
+        self.set(|e| e.max_publish_bytes = Some(limit))
+    }
+
+    /// Open subscriptions one client connection may hold [default: 10,000]; one more gets
+    /// `429 Too Many Requests` (an HTTP/2 connection multiplexes many streams).
+    ///
+    /// ```
+    /// let svc = h2push::sse::http::HubService::new(h2push::sse::hub::Hub::memory(Default::default()))
+    ///     .max_subscriptions_per_connection(100);
+    /// # drop(svc);
+    /// ```
+    #[must_use]
+    pub fn max_subscriptions_per_connection(self, max: usize) -> HubService {
+        let conns = Arc::new(ConnLimiter::new(max.max(1)));
+        self.set(|e| e.conns = conns)
     }
 
     /// Whether `path` is one of the endpoints.

@@ -103,7 +103,9 @@ pub(super) async fn publish(ep: &Endpoints, req: Request<Body>) -> Response<Body
             )
         }
     };
-    let limit = ep.hub.config().max_event_bytes + 16 * 1024;
+    let limit = ep
+        .max_publish_bytes
+        .unwrap_or(ep.hub.config().max_event_bytes + 16 * 1024);
     let body: Bytes = match Limited::new(req.into_body(), limit).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
@@ -196,9 +198,10 @@ pub(super) async fn publish(ep: &Endpoints, req: Request<Body>) -> Response<Body
                 HubError::EventHasId => StatusCode::BAD_REQUEST,
                 HubError::UnknownTopic(_) => StatusCode::NOT_FOUND,
                 HubError::EventTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-                HubError::HubFull { .. } | HubError::Unavailable(_) | HubError::Closed => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
+                HubError::HubFull { .. }
+                | HubError::TooManySubscribers { .. }
+                | HubError::Unavailable(_)
+                | HubError::Closed => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
             let mut res = json_error(status, &format!("not published: {e}"));

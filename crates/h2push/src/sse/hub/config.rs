@@ -37,6 +37,9 @@ pub struct HubConfig {
     /// Topics a memory hub keeps history for at most; publishing to one more fails with
     /// [`HubError::HubFull`] [default: 100,000].
     pub max_topics: usize,
+    /// Subscriptions the hub holds at once on this instance; one more fails with
+    /// [`HubError::TooManySubscribers`] [default: 2,000,000].
+    pub max_subscribers: usize,
     /// Topics one subscription may name [default: 32].
     pub max_topics_per_subscription: usize,
     /// The largest event, encoded, in bytes [default: 256 KiB].
@@ -56,6 +59,7 @@ impl Default for HubConfig {
             queue_len: 256,
             overflow: Overflow::DropOldest,
             max_topics: 100_000,
+            max_subscribers: 2_000_000,
             max_topics_per_subscription: 32,
             max_event_bytes: 256 * 1024,
             allowed_topics: None,
@@ -128,6 +132,12 @@ pub enum HubError {
     /// A subscription named more topics than [`HubConfig::max_topics_per_subscription`].
     #[error("too many topics in one subscription (at most {max})")]
     TooManyTopics {
+        /// The limit.
+        max: usize,
+    },
+    /// The hub already holds [`HubConfig::max_subscribers`] subscriptions.
+    #[error("the hub already holds {max} subscriptions; try again later")]
+    TooManySubscribers {
         /// The limit.
         max: usize,
     },

@@ -179,6 +179,10 @@ impl Memory {
     }
 
     /// (topics with history or subscribers, subscribers)
+    pub fn subscriber_count(&self) -> usize {
+        self.lock().registry.subscriber_count()
+    }
+
     pub fn counts(&self) -> (usize, usize) {
         let st = self.lock();
         let mut topics = st.history.len();

@@ -340,6 +340,16 @@ impl Hub {
         if names.is_empty() {
             return Err(HubError::NoTopics);
         }
+        let max = inner.config.max_subscribers;
+        let subscribers = match &inner.backend {
+            Backend::Memory(m) => m.subscriber_count(),
+            Backend::Redis(r) => r.subscriber_count(),
+        };
+        // Checked here, not under the registry's lock: concurrent subscribes may pass the
+        // limit by a few, never by more than the number of them in flight.
+        if subscribers >= max {
+            return Err(HubError::TooManySubscribers { max });
+        }
         let resume = match last_event_id {
             None | Some("") => Resume::Live,
             Some(id) => match id.parse::<EventId>() {

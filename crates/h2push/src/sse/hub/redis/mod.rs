@@ -225,6 +225,10 @@ impl RedisBackend {
         self.lock().registry.all()
     }
 
+    pub fn subscriber_count(&self) -> usize {
+        self.lock().registry.subscriber_count()
+    }
+
     pub fn counts(&self) -> (usize, usize) {
         let st = self.lock();
         (st.registry.topic_count(), st.registry.subscriber_count())
