@@ -132,9 +132,10 @@ async fn the_policys_and_the_applications_hints_share_one_103() {
         "/",
         get(|Extension(hints): Extension<EarlyHints>| async move {
             hints
-                .send([HeaderValue::from_static(
-                    "</app.js>; rel=preload; as=script",
-                )])
+                .send([
+                    HeaderValue::from_static("</app.js>; rel=preload; as=script; crossorigin"),
+                    HeaderValue::from_static("</more.css>; rel=preload; as=style"),
+                ])
                 .unwrap();
             tokio::time::sleep(Duration::from_millis(50)).await;
             hints
@@ -155,7 +156,12 @@ async fn the_policys_and_the_applications_hints_share_one_103() {
     assert_eq!(
         all,
         [
-            vec![LINKS[0].to_owned(), LINKS[1].to_owned()],
+            // One link per target, the policy's first.
+            vec![
+                LINKS[0].to_owned(),
+                LINKS[1].to_owned(),
+                "</more.css>; rel=preload; as=style".to_owned(),
+            ],
             vec!["</late.png>; rel=preload; as=image".to_owned()],
         ],
         "{ex:#?}"

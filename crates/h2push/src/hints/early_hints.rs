@@ -160,8 +160,9 @@ impl EarlyHints {
                 let mut gathered = g.links.lock().unwrap_or_else(|e| e.into_inner());
                 match gathered.as_mut() {
                     Some(kept) => {
+                        // One link per target: the first sender's (the policy's) wins.
                         for l in links {
-                            if !kept.contains(&l) {
+                            if !kept.iter().any(|k| same_target(k, &l)) {
                                 kept.push(l);
                             }
                         }
@@ -187,6 +188,20 @@ impl EarlyHints {
             Inner::Deferred(kept) => kept.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             Inner::Gathering(g) => g.target.deferred_links(),
         }
+    }
+}
+
+/// Whether two `Link` values name the same target (`<…>`), whatever their parameters.
+fn same_target(a: &HeaderValue, b: &HeaderValue) -> bool {
+    let target = |v: &HeaderValue| {
+        let s = v.as_bytes();
+        s.iter()
+            .position(|&c| c == b'>')
+            .map(|end| s[..end].to_vec())
+    };
+    match (target(a), target(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
     }
 }
 

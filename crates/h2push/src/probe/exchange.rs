@@ -159,9 +159,11 @@ pub(crate) async fn run(
 /// Everything already received when the task wakes is stamped in causal order — 1xx first,
 /// then PUSH_PROMISEs, then the final HEADERS — because the per-stream queues h2 keeps do not
 /// say how frames that arrived in one read interleaved. The connection may be read on another
-/// thread while this task runs, so the promises are taken *before* the 1xx queue is drained
-/// and stamped after it: a 1xx that preceded a promise on the wire is in its queue by the time
-/// the promise is in its own, and so is never stamped later than that promise.
+/// thread while this task runs, so the queues are read in an order that keeps the wire's:
+/// promises are taken *before* the 1xx queue is drained and stamped after it (a 1xx that
+/// preceded a promise on the wire is in its queue by the time the promise is in its own),
+/// and once the drain finds the final head next, the promises are taken once more before the
+/// head is stamped (every promise sent before the head is in by then).
 async fn read_main(
     response_fut: &mut ResponseFuture,
     informational: &mut Vec<Informational>,
@@ -190,6 +192,10 @@ async fn read_main(
             // Polling the response future now could skip a 1xx that lands in between.
             return Poll::Pending;
         }
+        // The final HEADERS are in, so every PUSH_PROMISE sent before them is too: take those
+        // that came after the first look, so that none is stamped after the head.
+        let promised = pushes.take_promises(cx);
+        pushes.accept_all(promised);
         Pin::new(&mut *response_fut).poll(cx)
     })
     .await?;
