@@ -34,7 +34,7 @@ pub struct Config {
     #[serde(default)]
     pub hints: HintsSection,
     #[serde(default)]
-    pub limits: LimitsSection,
+    pub limits: crate::limits::LimitsSection,
     /// `[[push]]` rules, nginx `http2_push` style.
     #[serde(default)]
     pub push: Vec<PushSection>,
@@ -94,17 +94,6 @@ impl From<LearnSetting> for h2push::hints::LearnMode {
             LearnSetting::All => Self::All,
         }
     }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LimitsSection {
-    pub max_concurrent_streams: Option<u32>,
-    pub max_header_list_size: Option<u32>,
-    pub max_connections: Option<usize>,
-    pub idle_timeout_secs: Option<u64>,
-    pub header_read_timeout_secs: Option<u64>,
-    pub shutdown_grace_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,6 +7,7 @@
 mod cert;
 mod config;
 mod demo;
+mod limits;
 mod probe;
 mod proxy;
 mod serve;
