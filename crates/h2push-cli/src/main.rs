@@ -13,6 +13,7 @@ mod proxy;
 mod serve;
 mod sse_args;
 mod startup;
+mod trim;
 
 use std::process::ExitCode;
 

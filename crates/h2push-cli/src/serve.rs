@@ -135,6 +135,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         }
         startup::announce_pin(&identity, generated);
 
+        tokio::spawn(crate::trim::after_connections_close(server.stats()));
         let handle = server.shutdown_handle();
         tokio::spawn(async move {
             signal.await;

@@ -285,3 +285,24 @@ async fn a_body_that_keeps_coming_is_not_timed_out() {
     let data = body.data().await.unwrap().unwrap();
     assert_eq!(&data[..], b"80 bytes");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_http1_keep_alive_connection_is_closed() {
+    let limits = short(|l| {
+        l.idle_timeout = SHORT;
+        l.header_read_timeout = Duration::from_secs(60);
+    });
+    let srv = common::start_with(app(), limits).await;
+    let mut tcp = TcpStream::connect(srv.plain).await.unwrap();
+    tcp.write_all(b"GET /small HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let (bytes, took) = read_until_closed(&mut tcp).await;
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.ends_with("small"), "{text}");
+    assert!(
+        took >= SHORT - Duration::from_millis(50),
+        "closed too early: {took:?}"
+    );
+}

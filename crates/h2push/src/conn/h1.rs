@@ -79,6 +79,15 @@ pub(crate) async fn serve<IO, S>(
                 () = tokio::time::sleep(limits.goaway_timeout) => Ok(()),
             }
         }
+        // hyper's head timeout also ends an idle keep-alive connection; a shorter idle
+        // timeout ends it first.
+        () = idle(&slot, limits.idle_timeout) => {
+            conn.as_mut().graceful_shutdown();
+            tokio::select! {
+                r = conn.as_mut() => r,
+                () = tokio::time::sleep(limits.goaway_timeout) => Ok(()),
+            }
+        }
         () = write_stalled(&cork, limits.send_timeout) => {
             tracing::debug!(peer = %info.peer, "HTTP/1.1 socket took no bytes: closed");
             Ok(())
@@ -103,6 +112,18 @@ pub(crate) async fn write_stalled(cork: &Cork, limit: Duration) {
         {
             return;
         }
+    }
+}
+
+/// Resolves once the connection has had no request in flight for `limit`.
+async fn idle(slot: &Slot, limit: Duration) {
+    loop {
+        let wait = match slot.idle_for() {
+            Some(idle) if idle >= limit => return,
+            Some(idle) => limit - idle,
+            None => limit,
+        };
+        tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
     }
 }
 

@@ -153,6 +153,16 @@ impl Slot {
         self.entry.in_flight.load(Ordering::Relaxed) == 0
     }
 
+    /// How long the connection has had nothing in flight (`None` while busy).
+    pub(crate) fn idle_for(&self) -> Option<Duration> {
+        match self.entry.idle_since.load(Ordering::Relaxed) {
+            BUSY => None,
+            since => Some(Duration::from_millis(
+                self.slots.now_ms().saturating_sub(since),
+            )),
+        }
+    }
+
     /// Resolves once the connection has been chosen to make room for a new one.
     pub(crate) async fn evicted(&self) {
         self.entry.evict.notified().await;
