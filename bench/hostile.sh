@@ -8,7 +8,7 @@
 # Both servers get the same short deadlines (idle 3 s, handshake/header 3 s, body/send 5 s)
 # and ~1,000 connections at most. Per vector and server it prints the reaction the attacker
 # saw, the server's CPU seconds and peak RSS growth during the attack, its RSS before → after
-# (60 s after the zero-window attack, 2 s after the others), and a bystander's success rate
+# (60 s after the zero-window attack, 3 s after the others), and a bystander's success rate
 # and p99 (a fresh HTTP/2 connection fetching a small file every 50 ms). Installs nginx with
 # apt if missing; everything runs from a temp dir and every PID it starts is stopped on exit.
 set -euo pipefail

@@ -129,10 +129,9 @@ struct Seen {
 }
 
 impl Seen {
-    fn summary(&self, of: usize, started: Instant) -> String {
+    fn summary(&self, of: usize) -> String {
         let closed = self.closed.load(Ordering::Relaxed);
         let mean = self.closed_ms_total.load(Ordering::Relaxed) / closed.max(1);
-        let _ = started;
         let mut s = format!("{closed}/{of} conns closed");
         if closed > 0 {
             s += &format!(" (mean {:.1} s)", mean as f64 / 1000.0);
@@ -190,7 +189,7 @@ async fn watch_frames(
                 | usize::from(pending[2]);
             if pending.len() < 9 + len {
                 if len > 1 << 20 {
-                    skip_preface = true; // not frames; just wait for the close
+                    skip_preface = true; // not HTTP/2 frames: just wait for the close
                 }
                 break;
             }
@@ -447,7 +446,7 @@ async fn main() {
     for a in attackers {
         let _ = tokio::time::timeout(Duration::from_secs(2), a).await;
     }
-    let reaction = seen.summary(args.n, started);
+    let reaction = seen.summary(args.n);
     let (total, mut times) = bystander.join().unwrap_or((0, Vec::new()));
     tokio::time::sleep(Duration::from_secs(args.settle)).await;
     let rss_after = proc_rss_mib(&args.pid);
