@@ -306,3 +306,18 @@ async fn an_idle_http1_keep_alive_connection_is_closed() {
         "closed too early: {took:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ping_flood_closes_the_connection_at_once() {
+    // The default send timeout (60 s) would end it too, much later.
+    let srv = common::start(app()).await;
+    let mut tcp = TcpStream::connect(srv.plain).await.unwrap();
+    let mut flood = preface();
+    for _ in 0..2000 {
+        flood.extend_from_slice(&[0, 0, 8, PING, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    }
+    // The server may close before it has read everything: a failed write is fine.
+    let _ = tcp.write_all(&flood).await;
+    let (_, took) = read_until_closed(&mut tcp).await;
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}

@@ -5,11 +5,12 @@
 //! requests with one write, a task only for streams that must wait, and every way a
 //! connection ends: the idle timeout and graceful shutdown (GOAWAY, then let open streams
 //! finish, then close whether or not the client acknowledged), eviction at the connection
-//! cap, a socket that takes no bytes for the send timeout, and a connection whose streams
-//! all stalled. Streams, pushes and 103s are [`stream`]'s; writing bodies is [`send`]'s;
+//! cap, a socket that takes no bytes for the send timeout, a connection whose streams
+//! all stalled, and a PING/SETTINGS flood ([`flood`]). Streams, pushes and 103s are [`stream`]'s; writing bodies is [`send`]'s;
 //! request bodies are [`recv`]'s.
 
 mod client_settings;
+mod flood;
 mod recv;
 mod send;
 mod stream;
@@ -209,7 +210,7 @@ pub(crate) async fn serve<IO, S>(
         .initial_window_size(1024 * 1024)
         .initial_connection_window_size(4 * 1024 * 1024);
     let push_book = Arc::new(PushBook::new());
-    let io = client_settings::ClientSettings::new(io, push_book.clone());
+    let io = flood::FloodGuard::new(client_settings::ClientSettings::new(io, push_book.clone()));
     let handshake = tokio::time::timeout(limits.preface_timeout, builder.handshake(io));
     let mut h2 = tokio::select! {
         r = handshake => match r {
