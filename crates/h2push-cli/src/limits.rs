@@ -30,8 +30,8 @@ pub struct LimitArgs {
     /// preface, or to the first bytes of an HTTP/1.1 request [default: 10].
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub preface_timeout: Option<Duration>,
-    /// Time for an HTTP/1.1 request head; also how long an idle HTTP/1.1 keep-alive
-    /// connection stays open [default: 10].
+    /// Time for an HTTP/1.1 request head; an idle HTTP/1.1 keep-alive connection closes
+    /// after this or the idle timeout, whichever is shorter [default: 10].
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub header_read_timeout: Option<Duration>,
     /// A request body being read that brings no data for this long fails; its stream is
