@@ -37,7 +37,7 @@ pub struct Config {
     #[serde(default)]
     pub hints: HintsSection,
     #[serde(default)]
-    pub limits: LimitsSection,
+    pub limits: crate::limits::LimitsSection,
     /// `[[push]]` rules, nginx `http2_push` style.
     #[serde(default)]
     pub push: Vec<PushSection>,
@@ -157,17 +157,6 @@ impl From<LearnSetting> for h2push::hints::LearnMode {
             LearnSetting::All => Self::All,
         }
     }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LimitsSection {
-    pub max_concurrent_streams: Option<u32>,
-    pub max_header_list_size: Option<u32>,
-    pub max_connections: Option<usize>,
-    pub idle_timeout_secs: Option<u64>,
-    pub header_read_timeout_secs: Option<u64>,
-    pub shutdown_grace_secs: Option<u64>,
 }
 
 /// A `[[cache]]` section: files whose request path matches `path` get `cache_control`.

@@ -7,12 +7,14 @@
 mod cert;
 mod config;
 mod demo;
+mod limits;
 mod mercure_args;
 mod probe;
 mod proxy;
 mod serve;
 mod sse_args;
 mod startup;
+mod trim;
 
 use std::process::ExitCode;
 

@@ -15,7 +15,7 @@ use clap::Args;
 use h2push::files::StaticFiles;
 use h2push::hints::{HintLayer, HintPolicy};
 use h2push::proxy::{HostHeader, Proxy, ProxyConfig, ProxyRoutes};
-use h2push::{BoxError, Limits, Server};
+use h2push::{BoxError, Server};
 use serde::Deserialize;
 use tower::util::{Either, MapErr};
 use tower::Layer;
@@ -29,6 +29,8 @@ pub struct ProxyArgs {
     upstream: String,
     #[command(flatten)]
     listen: crate::startup::ListenArgs,
+    #[command(flatten)]
+    limits: crate::limits::LimitArgs,
     /// The Host the upstream sees: "preserve" (the client's), "upstream" (the URL's) or a value.
     #[arg(long, value_name = "HOST", default_value = "preserve")]
     host: String,
@@ -178,7 +180,10 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode, CliError> {
     let threads = args.listen.threads();
     let mut builder = Server::builder()
         .tls(identity.server_config(&[b"h2", b"http/1.1"])?)
-        .limits(Limits::default())
+        .limits(crate::limits::limits(
+            &args.limits,
+            &crate::limits::LimitsSection::default(),
+        ))
         .threads(threads);
     for a in &addrs {
         builder = builder.bind_tls(*a);

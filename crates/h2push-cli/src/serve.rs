@@ -7,12 +7,11 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Args;
 use h2push::files::StaticFiles;
 use h2push::hints::{HintLayer, HintPolicy};
-use h2push::{Limits, Server};
+use h2push::Server;
 use tower::Layer;
 
 use crate::config::{CacheControl, Config, LearnSetting};
@@ -66,15 +65,8 @@ pub struct ServeArgs {
     /// Serve Prometheus metrics of pushes and hints at this path, e.g. /metrics.
     #[arg(long, value_name = "PATH")]
     metrics_path: Option<String>,
-    /// SETTINGS_MAX_CONCURRENT_STREAMS to advertise [default: 128].
-    #[arg(long, value_name = "N")]
-    max_concurrent_streams: Option<u32>,
-    /// Open connections at most [default: 10000].
-    #[arg(long, value_name = "N")]
-    max_connections: Option<usize>,
-    /// Close connections idle for this many seconds [default: 60].
-    #[arg(long, value_name = "SECS")]
-    idle_timeout: Option<u64>,
+    #[command(flatten)]
+    limits: crate::limits::LimitArgs,
     #[command(flatten)]
     sse: crate::sse_args::SseArgs,
 }
@@ -112,7 +104,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         args.listen.key.as_deref().or(config.tls.key.as_deref()),
     )?;
 
-    let limits = limits(&args, &config);
+    let limits = crate::limits::limits(&args.limits, &config.limits);
     let mut addrs = if args.listen.addrs.is_empty() {
         config.listen.clone()
     } else {
@@ -158,6 +150,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         }
         startup::announce_pin(&identity, generated);
 
+        tokio::spawn(crate::trim::after_connections_close(server.stats()));
         let handle = server.shutdown_handle();
         tokio::spawn(async move {
             signal.await;
@@ -222,28 +215,4 @@ fn hint_policy(
         None => h.metrics_path.as_ref().map(|p| p.0.clone()),
     };
     Ok(policy)
-}
-
-fn limits(args: &ServeArgs, config: &Config) -> Limits {
-    let c = &config.limits;
-    let mut l = Limits::default();
-    if let Some(v) = args.max_concurrent_streams.or(c.max_concurrent_streams) {
-        l.max_concurrent_streams = v;
-    }
-    if let Some(v) = c.max_header_list_size {
-        l.max_header_list_size = v;
-    }
-    if let Some(v) = args.max_connections.or(c.max_connections) {
-        l.max_connections = v;
-    }
-    if let Some(v) = args.idle_timeout.or(c.idle_timeout_secs) {
-        l.idle_timeout = Duration::from_secs(v);
-    }
-    if let Some(v) = c.header_read_timeout_secs {
-        l.header_read_timeout = Duration::from_secs(v);
-    }
-    if let Some(v) = c.shutdown_grace_secs {
-        l.shutdown_grace = Duration::from_secs(v);
-    }
-    l
 }

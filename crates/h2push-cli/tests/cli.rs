@@ -216,3 +216,38 @@ fn sigterm_shuts_down_gracefully() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_second_serve_on_a_served_address_exits_with_an_error_naming_it() {
+    let dir = site();
+    let first = serve_site(dir.path());
+    let addr = first.tls.to_string();
+    let started = Instant::now();
+    let out = Command::new(BIN)
+        .args(["serve", dir.path().to_str().unwrap(), "--addr", &addr])
+        .args(["--threads", "2"])
+        .output()
+        .expect("run h2push");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the second instance started: {err}");
+    assert!(err.contains(&addr), "{err}");
+    assert!(err.contains("in use"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn serve_help_explains_the_deadlines() {
+    let (ok, out, _) = run(&["serve", "--help"]);
+    assert!(ok);
+    for flag in [
+        "--handshake-timeout",
+        "--preface-timeout",
+        "--header-read-timeout",
+        "--body-idle-timeout",
+        "--send-timeout",
+        "--goaway-timeout",
+        "--max-connections",
+    ] {
+        assert!(out.contains(flag), "{flag} missing from:\n{out}");
+    }
+}

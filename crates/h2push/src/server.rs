@@ -1,8 +1,10 @@
 //! The server: listeners, TLS, connection limits and graceful shutdown.
 //!
 //! This module owns everything between a listening socket and a connection driver: binding
-//! (each address a clear error), the TLS handshake and ALPN choice (`h2` → HTTP/2, otherwise
-//! HTTP/1.1), preface sniffing on plaintext ports, the connection cap, and shutdown in two
+//! (each address a clear error, and an address some other process listens on is one), the
+//! TLS handshake and ALPN choice (`h2` → HTTP/2, otherwise HTTP/1.1) with its deadline,
+//! preface sniffing on plaintext ports, the connection cap (see `conn::slots`), and shutdown
+//! in two
 //! steps — stop accepting and ask every connection to finish (GOAWAY on HTTP/2), then after
 //! the grace period close what is left. Serving requests is `conn`'s.
 
@@ -11,19 +13,23 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::conn::cork::Corked;
+use crate::conn::slots::{Slot, Slots};
 use crate::conn::sniff::{sniff, Sniffed};
 use crate::conn::{h1, h2, ConnInfo, HttpService, Limits};
+
+pub use crate::conn::slots::ConnStats;
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServerError {
-    /// A listening address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    /// A listening address could not be bound: another process (another h2push, say)
+    /// already listens there, or the address is not this host's.
+    #[error("cannot listen on {addr}: {}", bind_reason(source))]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -93,7 +99,8 @@ impl ServerBuilder {
 
     /// Serves on `n` threads, each with a single-threaded runtime of its own and its own
     /// listening sockets on the same addresses (`SO_REUSEPORT`: the kernel spreads the
-    /// connections). A connection then lives on one thread from accept to close, with no
+    /// connections; the first socket of each address is bound exclusively, so an address
+    /// another process listens on is still an error). A connection then lives on one thread from accept to close, with no
     /// work stealing or cross-thread wake-ups. The default, 1, serves on the runtime that calls
     /// [`Server::serve`], whatever its kind.
     pub fn threads(mut self, n: usize) -> Self {
@@ -117,7 +124,7 @@ impl ServerBuilder {
             return Err(ServerError::NoAddress);
         }
         let threads = self.threads.max(1);
-        let reuse_port = threads > 1;
+        let share = threads > 1;
         let requested = (self.tls_addrs.into_iter().map(|a| (a, true)))
             .chain(self.plain_addrs.into_iter().map(|a| (a, false)));
         let mut first = Vec::new();
@@ -128,7 +135,7 @@ impl ServerBuilder {
             if is_tls && tls.is_none() {
                 return Err(ServerError::NoTls(addr));
             }
-            let listener = bind(addr, reuse_port)?;
+            let listener = bind(addr, Reuse::First { share })?;
             let actual = listener
                 .local_addr()
                 .map_err(|source| ServerError::Bind { addr, source })?;
@@ -139,13 +146,14 @@ impl ServerBuilder {
         for _ in 1..threads {
             let set = resolved
                 .iter()
-                .map(|&(addr, is_tls)| Ok((bind(addr, true)?, is_tls)))
+                .map(|&(addr, is_tls)| Ok((bind(addr, Reuse::Join)?, is_tls)))
                 .collect::<Result<Vec<_>, ServerError>>()?;
             sets.push(set);
         }
         let (shutdown, _) = watch::channel(false);
         Ok(Server {
             tls,
+            slots: Slots::new(self.limits.max_connections),
             limits: Arc::new(self.limits),
             sets,
             shutdown,
@@ -153,7 +161,18 @@ impl ServerBuilder {
     }
 }
 
-fn bind(addr: SocketAddr, reuse_port: bool) -> Result<std::net::TcpListener, ServerError> {
+/// How a listening socket shares its address.
+#[derive(Clone, Copy)]
+enum Reuse {
+    /// The first socket on the address: bound without `SO_REUSEPORT`, so that the bind fails
+    /// if any other socket listens there (with or without it). With `share`, `SO_REUSEPORT`
+    /// is set after the bind and before `listen`, so the server's other threads can join.
+    First { share: bool },
+    /// Another thread's socket on an address the first one holds.
+    Join,
+}
+
+fn bind(addr: SocketAddr, reuse: Reuse) -> Result<std::net::TcpListener, ServerError> {
     let err = |source| ServerError::Bind { addr, source };
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(addr),
@@ -161,23 +180,39 @@ fn bind(addr: SocketAddr, reuse_port: bool) -> Result<std::net::TcpListener, Ser
         Some(socket2::Protocol::TCP),
     )
     .map_err(err)?;
+    // Lets a restarted server bind over connections left in TIME_WAIT; never lets two
+    // sockets listen on one address.
     socket.set_reuse_address(true).map_err(err)?;
     #[cfg(unix)]
-    if reuse_port {
+    if let Reuse::Join = reuse {
+        socket.set_reuse_port(true).map_err(err)?;
+    }
+    socket.set_nonblocking(true).map_err(err)?;
+    socket.bind(&addr.into()).map_err(err)?;
+    #[cfg(unix)]
+    if let Reuse::First { share: true } = reuse {
         socket.set_reuse_port(true).map_err(err)?;
     }
     #[cfg(not(unix))]
-    let _ = reuse_port;
-    socket.set_nonblocking(true).map_err(err)?;
-    socket.bind(&addr.into()).map_err(err)?;
+    let _ = reuse;
     socket.listen(1024).map_err(err)?;
     Ok(socket.into())
+}
+
+/// The reason in a bind error, in words that say what to do about the usual one.
+fn bind_reason(e: &io::Error) -> String {
+    if e.kind() == io::ErrorKind::AddrInUse {
+        format!("the address is already in use by another process (another h2push?) ({e})")
+    } else {
+        e.to_string()
+    }
 }
 
 /// An HTTP/2 and HTTP/1.1 server for any [`HttpService`], with push and 103 Early Hints.
 pub struct Server {
     tls: Option<TlsAcceptor>,
     limits: Arc<Limits>,
+    slots: Arc<Slots>,
     /// One set of listeners per serving thread, each set on the same addresses.
     sets: Vec<Vec<(std::net::TcpListener, bool)>>,
     shutdown: watch::Sender<bool>,
@@ -282,16 +317,21 @@ impl Server {
         ShutdownHandle(self.shutdown.clone())
     }
 
+    /// The counters of the connection cap (open, refused, evicted), readable while serving.
+    pub fn stats(&self) -> ConnStats {
+        ConnStats(self.slots.clone())
+    }
+
     /// Serves `svc` until a shutdown is asked for through a [`ShutdownHandle`], then drains:
     /// returns once every connection has finished, or the grace period is over.
     pub async fn serve<S: HttpService>(self, svc: S) {
         let Server {
             tls,
             limits,
+            slots,
             sets,
             shutdown,
         } = self;
-        let slots = Arc::new(Semaphore::new(limits.max_connections));
         let mut sets = sets.into_iter();
         let Some(first) = sets.next() else { return };
         let mut threads = Vec::new();
@@ -334,7 +374,7 @@ async fn serve_set<S: HttpService>(
     tls: Option<TlsAcceptor>,
     svc: S,
     limits: Arc<Limits>,
-    slots: Arc<Semaphore>,
+    slots: Arc<Slots>,
     graceful: ShutdownSignal,
 ) {
     let (force_tx, force_rx) = watch::channel(false);
@@ -391,7 +431,7 @@ async fn accept_loop<S: HttpService>(
     tls: Option<TlsAcceptor>,
     svc: S,
     limits: Arc<Limits>,
-    slots: Arc<Semaphore>,
+    slots: Arc<Slots>,
     graceful: ShutdownSignal,
     force: ShutdownSignal,
     drain: mpsc::Sender<()>,
@@ -406,8 +446,9 @@ async fn accept_loop<S: HttpService>(
                 continue;
             }
         };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, "connection limit of {} reached; closing", limits.max_connections);
+        // At the cap, the connection idle the longest makes room; if none is idle, this one
+        // is closed (counted, and logged at most once a second).
+        let Some(slot) = slots.admit() else {
             continue;
         };
         let (svc, limits, tls, graceful, mut force, drain) = (
@@ -419,10 +460,10 @@ async fn accept_loop<S: HttpService>(
             drain.clone(),
         );
         tokio::spawn(async move {
-            let _permit = permit;
             let _drain = drain;
+            let slot = Arc::new(slot);
             tokio::select! {
-                () = serve_connection(tcp, peer, tls, svc, &limits, graceful) => {}
+                () = serve_connection(tcp, peer, tls, svc, &limits, graceful, slot) => {}
                 () = force.wait() => {}
             }
         });
@@ -436,6 +477,7 @@ async fn serve_connection<S: HttpService>(
     svc: S,
     limits: &Limits,
     shutdown: ShutdownSignal,
+    slot: Arc<Slot>,
 ) {
     let _ = tcp.set_nodelay(true);
     let Ok(local) = tcp.local_addr() else { return };
@@ -446,34 +488,47 @@ async fn serve_connection<S: HttpService>(
     };
     match tls {
         Some(acceptor) => {
-            let handshake = acceptor.accept(Corked::new(tcp));
-            let stream = match tokio::time::timeout(limits.header_read_timeout, handshake).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, "TLS handshake failed: {e}");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
+            let corked = Corked::new(tcp);
+            let cork = corked.cork();
+            let handshake = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(corked));
+            let stream = tokio::select! {
+                r = handshake => match r {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, "TLS handshake failed: {e}");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                },
+                () = slot.evicted() => return,
             };
-            let (corked, session) = stream.get_ref();
-            if session.alpn_protocol() == Some(b"h2") {
-                let cork = corked.cork();
-                h2::serve(stream, cork, svc, info, limits, shutdown).await
+            if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                h2::serve(stream, cork, svc, info, limits, shutdown, &slot).await
             } else {
-                h1::serve(stream, svc, info, limits, shutdown).await
+                h1::serve(stream, cork, svc, info, limits, shutdown, slot).await
             }
         }
-        None => match sniff(&tcp, limits.header_read_timeout).await {
-            Ok(Sniffed::H2c) => {
-                let io = Corked::new(tcp);
-                let cork = io.cork();
-                h2::serve(io, cork, svc, info, limits, shutdown).await
+        None => {
+            let sniffed = tokio::select! {
+                r = sniff(tcp, limits.preface_timeout) => r,
+                () = slot.evicted() => return,
+            };
+            match sniffed {
+                Ok((Sniffed::H2c, io)) => {
+                    let io = Corked::new(io);
+                    let cork = io.cork();
+                    h2::serve(io, cork, svc, info, limits, shutdown, &slot).await
+                }
+                Ok((Sniffed::Http1, io)) => {
+                    let io = Corked::new(io);
+                    let cork = io.cork();
+                    h1::serve(io, cork, svc, info, limits, shutdown, slot).await
+                }
+                Err(e) => tracing::debug!(%peer, "no request: {e}"),
             }
-            Ok(Sniffed::Http1) => h1::serve(tcp, svc, info, limits, shutdown).await,
-            Err(e) => tracing::debug!(%peer, "no request: {e}"),
-        },
+        }
     }
 }

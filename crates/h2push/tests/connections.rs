@@ -136,19 +136,70 @@ async fn an_idle_h2_connection_is_closed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_over_the_limit_are_closed() {
+async fn at_the_cap_the_idle_connection_makes_room() {
     let limits = Limits {
         max_connections: 1,
         ..Limits::default()
     };
     let srv = common::start_with(app(), limits).await;
-    let first = tokio::net::TcpStream::connect(srv.plain).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A connection that says nothing is idle: the next one takes its slot.
+    let mut first = tokio::net::TcpStream::connect(srv.plain).await.unwrap();
+    common::wait_for(|| srv.stats.open() == 1, "the first connection is admitted").await;
+    let (status, text) = common::get_http1(srv.plain, "/who").await;
+    assert_eq!(status, 200, "{text}");
+    let mut buf = [0u8; 1];
+    let n = tokio::time::timeout(Duration::from_secs(5), first.read(&mut buf))
+        .await
+        .expect("the idle connection is closed in time");
+    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    assert_eq!(srv.stats.evicted(), 1, "{:?}", srv.stats);
+    assert_eq!(srv.stats.refused(), 0, "{:?}", srv.stats);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_cap_an_idle_h2_connection_gets_a_goaway() {
+    let limits = Limits {
+        max_connections: 1,
+        ..Limits::default()
+    };
+    let srv = common::start_with(app(), limits).await;
+    let tcp = tokio::net::TcpStream::connect(srv.plain).await.unwrap();
+    let (mut client, conn) = h2::client::handshake(tcp).await.unwrap();
+    let conn = tokio::spawn(conn);
+    let req = http::Request::get("http://127.0.0.1/who").body(()).unwrap();
+    let (res, _) = client.send_request(req, true).unwrap();
+    assert_eq!(res.await.unwrap().status(), StatusCode::OK);
+    let (status, text) = common::get_http1(srv.plain, "/who").await;
+    assert_eq!(status, 200, "{text}");
+    let ended = tokio::time::timeout(Duration::from_secs(5), conn)
+        .await
+        .expect("the evicted HTTP/2 connection ends in time");
+    // A GOAWAY(NO_ERROR) ends the client's connection without an error.
+    assert!(matches!(ended, Ok(Ok(()))), "{ended:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_cap_with_nothing_idle_new_connections_are_refused() {
+    let limits = Limits {
+        max_connections: 1,
+        ..Limits::default()
+    };
+    let srv = common::start_with(app(), limits).await;
+    let opts = srv.opts_h2c("/slow");
+    let busy = tokio::spawn(async move { probe(&opts).await });
+    common::wait_for(|| srv.stats.open() == 1, "the busy connection is admitted").await;
+    // Give its request time to start (the slot is busy from then on).
+    tokio::time::sleep(Duration::from_millis(150)).await;
     let mut second = tokio::net::TcpStream::connect(srv.plain).await.unwrap();
     let mut buf = [0u8; 1];
     let n = tokio::time::timeout(Duration::from_secs(5), second.read(&mut buf))
         .await
         .expect("closed in time");
-    assert!(matches!(n, Ok(0) | Err(_)));
-    drop(first);
+    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    assert_eq!(srv.stats.refused(), 1, "{:?}", srv.stats);
+    let report = busy
+        .await
+        .unwrap()
+        .expect("the busy request is not disturbed");
+    assert_eq!(&report.exchanges[0].response.body[..], b"slow done");
 }

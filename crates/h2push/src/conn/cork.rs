@@ -7,13 +7,16 @@
 //! answer at once, it pulls the cork and the next flush writes them all together (like
 //! `TCP_CORK`, but without a syscall per toggle). It can also hold back one read, which the
 //! driver uses to make h2 write before it reads (see `h2::Conn::send_pushed_head`). Deciding
-//! when to do either is the driver's.
+//! when to do either is the driver's. It also notes since when the socket has refused writes
+//! ([`Cork::write_blocked_since`]), so a driver can close a connection whose peer stopped
+//! reading.
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -22,16 +25,51 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 const MAX_CORKED: usize = 256 * 1024;
 
 /// The switches of a [`Corked`] stream, held by whoever knows when a batch ends.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct Cork(Arc<Switches>);
 
-#[derive(Default)]
 struct Switches {
     corked: AtomicBool,
     hold_read: AtomicBool,
+    base: Instant,
+    /// Nanoseconds after `base` at which a write was first refused (plus one, so that 0
+    /// means "writes go through").
+    blocked_since: AtomicU64,
+}
+
+impl Default for Cork {
+    fn default() -> Self {
+        Cork(Arc::new(Switches {
+            corked: AtomicBool::new(false),
+            hold_read: AtomicBool::new(false),
+            base: Instant::now(),
+            blocked_since: AtomicU64::new(0),
+        }))
+    }
 }
 
 impl Cork {
+    /// Since when the socket has accepted no write although there was something to write;
+    /// `None` while writes go through.
+    pub(crate) fn write_blocked_since(&self) -> Option<Instant> {
+        match self.0.blocked_since.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(self.0.base + Duration::from_nanos(n - 1)),
+        }
+    }
+
+    fn note_write<T>(&self, polled: &Poll<io::Result<T>>) {
+        match polled {
+            Poll::Pending => {
+                if self.0.blocked_since.load(Ordering::Relaxed) == 0 {
+                    let nanos = u64::try_from(self.0.base.elapsed().as_nanos()).unwrap_or(0);
+                    self.0.blocked_since.store(nanos + 1, Ordering::Relaxed);
+                }
+            }
+            Poll::Ready(_) => self.0.blocked_since.store(0, Ordering::Relaxed),
+        }
+    }
+
     pub(crate) fn set(&self, corked: bool) {
         // Only the connection's own task touches both ends; no ordering with other memory.
         self.0.corked.store(corked, Ordering::Relaxed);
@@ -79,7 +117,9 @@ impl<IO: AsyncWrite + Unpin> Corked<IO> {
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut written = 0;
         while written < self.buf.len() {
-            match Pin::new(&mut self.io).poll_write(cx, &self.buf[written..]) {
+            let polled = Pin::new(&mut self.io).poll_write(cx, &self.buf[written..]);
+            self.cork.note_write(&polled);
+            match polled {
                 Poll::Ready(Ok(0)) => {
                     self.buf.drain(..written);
                     return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
@@ -130,7 +170,9 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Corked<IO> {
             return Poll::Ready(Ok(data.len()));
         }
         ready!(this.poll_drain(cx))?;
-        Pin::new(&mut this.io).poll_write(cx, data)
+        let polled = Pin::new(&mut this.io).poll_write(cx, data);
+        this.cork.note_write(&polled);
+        polled
     }
 
     fn poll_write_vectored(
@@ -147,7 +189,9 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Corked<IO> {
             return Poll::Ready(Ok(len));
         }
         ready!(this.poll_drain(cx))?;
-        Pin::new(&mut this.io).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.cork.note_write(&polled);
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -2,12 +2,16 @@
 //!
 //! This module owns serving a service over HTTP/1.1: the request extensions (a [`Pusher`]
 //! that always says [`PushError::Http1`], deferred [`EarlyHints`] whose links are merged into
-//! the final `Link` header since hyper sends no 1xx), keep-alive, timeouts and graceful
-//! shutdown. Everything about messages on the wire is hyper's.
+//! the final `Link` header since hyper sends no 1xx), keep-alive, timeouts (hyper's request
+//! head timeout, which also bounds an idle keep-alive connection; the request body's idle
+//! timeout; a socket that takes no bytes for the send timeout), eviction at the connection
+//! cap and graceful shutdown. Everything about messages on the wire is hyper's.
 
 use std::convert::Infallible;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::LINK;
@@ -19,27 +23,37 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::access_log::{AccessRecord, Outcome};
+use super::cork::Cork;
+use super::recv::IdleBody;
+use super::slots::Slot;
 use super::{insert_request_extensions, internal_error, ConnInfo, HttpService, Limits, Protocol};
 use crate::body::{Body, BoxError};
 use crate::push::{PushError, Pusher};
 use crate::server::ShutdownSignal;
 use crate::EarlyHints;
 
-/// Serves HTTP/1.1 on `io` until the client leaves or the server shuts down.
+/// Serves HTTP/1.1 on `io` until the client leaves, the connection is evicted, or the server
+/// shuts down. `cork` reports the socket's write stalls (see [`super::cork`]).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn serve<IO, S>(
     io: IO,
+    cork: Cork,
     svc: S,
     info: ConnInfo,
     limits: &Limits,
     mut shutdown: ShutdownSignal,
+    slot: Arc<Slot>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: HttpService,
 {
     let protocol = Protocol::Http1 { tls: info.tls };
+    let body_idle = limits.body_idle_timeout;
+    let busy_slot = slot.clone();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let svc = svc.clone();
-        async move { Ok::<_, Infallible>(respond(svc, req, info, protocol).await) }
+        let busy = Busy::new(busy_slot.clone());
+        async move { Ok::<_, Infallible>(respond(svc, req, info, protocol, busy, body_idle).await) }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -57,11 +71,75 @@ pub(crate) async fn serve<IO, S>(
             conn.as_mut().graceful_shutdown();
             conn.await
         }
+        // An idle connection closes at once; a request that just began is answered first.
+        () = slot.evicted() => {
+            conn.as_mut().graceful_shutdown();
+            tokio::select! {
+                r = conn.as_mut() => r,
+                () = tokio::time::sleep(limits.goaway_timeout) => Ok(()),
+            }
+        }
+        // hyper's head timeout also ends an idle keep-alive connection; a shorter idle
+        // timeout ends it first.
+        () = idle(&slot, limits.idle_timeout) => {
+            conn.as_mut().graceful_shutdown();
+            tokio::select! {
+                r = conn.as_mut() => r,
+                () = tokio::time::sleep(limits.goaway_timeout) => Ok(()),
+            }
+        }
+        () = write_stalled(&cork, limits.send_timeout) => {
+            tracing::debug!(peer = %info.peer, "HTTP/1.1 socket took no bytes: closed");
+            Ok(())
+        }
     };
     if let Err(e) = result {
         if !e.is_incomplete_message() && !e.is_timeout() {
             tracing::debug!(peer = %info.peer, "HTTP/1.1 connection error: {e}");
         }
+    }
+}
+
+/// Resolves once the socket under `cork` has refused every write for `limit`. Looks every
+/// half `limit`: a stall is noticed between one and one and a half `limit` after it began.
+pub(crate) async fn write_stalled(cork: &Cork, limit: Duration) {
+    let tick = (limit / 2).max(Duration::from_millis(10));
+    loop {
+        tokio::time::sleep(tick).await;
+        if cork
+            .write_blocked_since()
+            .is_some_and(|since| since.elapsed() >= limit)
+        {
+            return;
+        }
+    }
+}
+
+/// Resolves once the connection has had no request in flight for `limit`.
+async fn idle(slot: &Slot, limit: Duration) {
+    loop {
+        let wait = match slot.idle_for() {
+            Some(idle) if idle >= limit => return,
+            Some(idle) => limit - idle,
+            None => limit,
+        };
+        tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
+    }
+}
+
+/// A request in flight on its connection's slot, from its head to the end of its response.
+struct Busy(Arc<Slot>);
+
+impl Busy {
+    fn new(slot: Arc<Slot>) -> Self {
+        slot.begin();
+        Busy(slot)
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.end();
     }
 }
 
@@ -72,6 +150,8 @@ async fn respond<S: HttpService>(
     req: Request<Incoming>,
     info: ConnInfo,
     protocol: Protocol,
+    busy: Busy,
+    body_idle: Duration,
 ) -> Response<H1Body<S::ResBody>> {
     let (mut parts, incoming) = req.into_parts();
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -85,7 +165,12 @@ async fn respond<S: HttpService>(
         protocol,
     );
     let is_head = parts.method == Method::HEAD;
-    let req = Request::from_parts(parts, Body::from_h1(incoming));
+    let body = if incoming.is_end_stream() {
+        Body::from_h1(incoming)
+    } else {
+        Body::new(IdleBody::new(incoming, body_idle))
+    };
+    let req = Request::from_parts(parts, body);
 
     let mut res = match svc.respond(req).await {
         Ok(res) => res.map(Either::Left),
@@ -109,6 +194,7 @@ async fn respond<S: HttpService>(
         ends_unpolled: is_head || body.is_end_stream(),
         body,
         record: Some(record),
+        _busy: busy,
     })
 }
 
@@ -119,6 +205,7 @@ pin_project_lite::pin_project! {
         body: B,
         record: Option<AccessRecord>,
         ends_unpolled: bool,
+        _busy: Busy,
     }
 
     impl<B> PinnedDrop for Logged<B> {

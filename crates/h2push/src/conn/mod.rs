@@ -3,14 +3,18 @@
 //! This module owns turning a connected socket into requests for a service and responses back
 //! into frames: [`h2`] drives HTTP/2 with the `h2` crate (push and 103 live there), [`h1`]
 //! drives HTTP/1.1 with hyper, and [`sniff`] tells h2c prior knowledge from HTTP/1.1 on a
-//! plaintext port. The drivers know nothing of which resources to push or hint (that is
-//! [`crate::hints`]); listening, TLS and shutdown are [`crate::server`]'s.
+//! plaintext port. [`Limits`] holds every deadline a peer could otherwise stall a connection
+//! past, and [`slots`] the connection cap with eviction of idle connections. The drivers know
+//! nothing of which resources to push or hint (that is [`crate::hints`]); listening, TLS and
+//! shutdown are [`crate::server`]'s.
 
 pub(crate) mod access_log;
 pub(crate) mod cork;
 pub(crate) mod h1;
 pub(crate) mod h2;
 pub(crate) mod hop_by_hop;
+pub(crate) mod recv;
+pub(crate) mod slots;
 pub(crate) mod sniff;
 
 use std::future::Future;
@@ -80,12 +84,18 @@ pub(crate) struct ConnInfo {
 
 /// Protocol limits and timeouts, shared by all connections of a server.
 ///
+/// Every state in which a peer could hold a connection or a stream has a deadline here, so
+/// that a client that stops talking (or reading) gives its slot and its memory back.
+///
 /// ```
+/// use std::time::Duration;
 /// let limits = h2push::Limits {
 ///     max_concurrent_streams: 256,
+///     send_timeout: Duration::from_secs(30),
 ///     ..Default::default()
 /// };
 /// assert_eq!(limits.max_concurrent_streams, 256);
+/// assert_eq!(limits.goaway_timeout, Duration::from_secs(5));
 /// ```
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -94,12 +104,29 @@ pub struct Limits {
     /// Largest request header list accepted, in bytes (HTTP/2 `MAX_HEADER_LIST_SIZE`;
     /// HTTP/1.1 read buffer).
     pub max_header_list_size: u32,
-    /// Open connections at most; further ones are closed at once.
+    /// Open connections at most. At the cap, the connection idle the longest is closed to
+    /// admit a new one (HTTP/2 with GOAWAY); only when none is idle is the new one refused.
     pub max_connections: usize,
     /// A connection with no request in flight for this long is closed (HTTP/2: GOAWAY).
     pub idle_timeout: Duration,
-    /// Time allowed for the TLS handshake, the HTTP/2 preface or a request's headers.
+    /// From accepting a TLS connection to the end of its handshake.
+    pub handshake_timeout: Duration,
+    /// From the end of the TLS handshake (or the accept, in plaintext) to the complete
+    /// HTTP/2 connection preface, or to the first bytes that rule it out on a plaintext port.
+    pub preface_timeout: Duration,
+    /// Time allowed for an HTTP/1.1 request's head (request line and header fields).
     pub header_read_timeout: Duration,
+    /// A request body that is being read but brings no data for this long fails, and its
+    /// stream is reset (HTTP/2) or its connection closed (HTTP/1.1).
+    pub body_idle_timeout: Duration,
+    /// A response that makes no progress for this long (no flow-control window from the
+    /// client, or a socket that accepts nothing) is abandoned and its buffers freed: its
+    /// stream is reset (CANCEL); a connection whose streams all stalled, or whose socket
+    /// takes no bytes, is closed.
+    pub send_timeout: Duration,
+    /// After an HTTP/2 GOAWAY (idle timeout, eviction, shutdown), how long the client has to
+    /// acknowledge it before the connection is closed anyway, once no stream is left.
+    pub goaway_timeout: Duration,
     /// On shutdown, how long in-flight requests may take to finish before connections close.
     pub shutdown_grace: Duration,
 }
@@ -111,7 +138,12 @@ impl Default for Limits {
             max_header_list_size: 64 * 1024,
             max_connections: 10_000,
             idle_timeout: Duration::from_secs(60),
+            handshake_timeout: Duration::from_secs(10),
+            preface_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
+            body_idle_timeout: Duration::from_secs(30),
+            send_timeout: Duration::from_secs(60),
+            goaway_timeout: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(10),
         }
     }

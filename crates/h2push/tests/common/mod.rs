@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use h2push::probe::ProbeOptions;
+use h2push::server::ConnStats;
 use h2push::tls::TlsIdentity;
 use h2push::{HttpService, Limits, Server, ShutdownHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -23,6 +24,7 @@ pub struct TestServer {
     pub tls: SocketAddr,
     pub plain: SocketAddr,
     pub handle: ShutdownHandle,
+    pub stats: ConnStats,
     pub task: Option<JoinHandle<()>>,
 }
 
@@ -42,11 +44,13 @@ pub async fn start_with<S: HttpService>(svc: S, limits: Limits) -> TestServer {
     let tls = server.tls_addrs()[0];
     let plain = server.plain_addrs()[0];
     let handle = server.shutdown_handle();
+    let stats = server.stats();
     let task = tokio::spawn(server.serve(svc));
     TestServer {
         tls,
         plain,
         handle,
+        stats,
         task: Some(task),
     }
 }
@@ -150,4 +154,16 @@ pub async fn raw_http1(addr: SocketAddr, request: &[u8]) -> (u16, String) {
 pub async fn get_http1(addr: SocketAddr, path: &str) -> (u16, String) {
     let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     raw_http1(addr, req.as_bytes()).await
+}
+
+/// Waits (at most 5 s) until `cond` holds; panics naming `what` otherwise.
+pub async fn wait_for(cond: impl Fn() -> bool, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

@@ -2,18 +2,25 @@
 //!
 //! This module owns one HTTP/2 connection's life: the handshake with the server's limits, the
 //! accept loop (which is also what drives h2's frame I/O), answering each batch of ready
-//! requests with one write, a task only for streams that must wait, the idle timeout and
-//! graceful shutdown (GOAWAY, then let open streams finish). Streams, pushes and 103s are
-//! [`stream`]'s; writing bodies is [`send`]'s.
+//! requests with one write, a task only for streams that must wait, and every way a
+//! connection ends: the idle timeout and graceful shutdown (GOAWAY, then let open streams
+//! finish, then close whether or not the client acknowledged), eviction at the connection
+//! cap, a socket that takes no bytes for the send timeout, a connection whose streams
+//! all stalled, and a PING/SETTINGS flood ([`flood`]). Streams, pushes and 103s are [`stream`]'s; writing bodies is [`send`]'s;
+//! request bodies are [`recv`]'s.
 
 mod client_settings;
+mod flood;
+mod recv;
 mod send;
 mod stream;
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::Bytes;
 use h2::server::SendPushedResponse;
@@ -25,6 +32,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::cork::Cork;
+use super::slots::Slot;
 use super::{ConnInfo, HttpService, Limits};
 use crate::push::PushBook;
 use crate::server::ShutdownSignal;
@@ -36,7 +44,14 @@ pub(crate) struct Conn<S> {
     scheme: Scheme,
     push_book: Arc<PushBook>,
     batch: Mutex<Batch>,
+    limits: Limits,
+    /// A stream was reset for making no send progress (see [`Conn::note_stall`]).
+    stalled: AtomicBool,
 }
+
+/// After the final GOAWAY, how long the connection may take to write it before it is
+/// dropped.
+const CLOSE_FLUSH: Duration = Duration::from_secs(1);
 
 type PushFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -62,6 +77,15 @@ struct Batch {
 }
 
 impl<S> Conn<S> {
+    /// A stream was reset because its client granted no window for the send timeout: the
+    /// driver closes the connection if no other stream is left.
+    fn note_stall(&self) {
+        self.stalled.store(true, Ordering::Relaxed);
+        if let Some(w) = &self.batch().driver {
+            w.wake_by_ref();
+        }
+    }
+
     fn batch(&self) -> std::sync::MutexGuard<'_, Batch> {
         self.batch.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -165,8 +189,8 @@ impl<S> Conn<S> {
 }
 
 /// Serves HTTP/2 on `io` (after TLS with ALPN `h2`, or h2c prior knowledge) until the client
-/// leaves, the connection idles out, or the server shuts down. `cork` holds back the writes of
-/// the stream under `io` (see [`super::cork`]).
+/// leaves, the connection idles out or is evicted, or the server shuts down. `cork` holds
+/// back the writes of the stream under `io` (see [`super::cork`]).
 pub(crate) async fn serve<IO, S>(
     io: IO,
     cork: Cork,
@@ -174,6 +198,7 @@ pub(crate) async fn serve<IO, S>(
     info: ConnInfo,
     limits: &Limits,
     mut shutdown: ShutdownSignal,
+    slot: &Slot,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: HttpService,
@@ -185,18 +210,21 @@ pub(crate) async fn serve<IO, S>(
         .initial_window_size(1024 * 1024)
         .initial_connection_window_size(4 * 1024 * 1024);
     let push_book = Arc::new(PushBook::new());
-    let io = client_settings::ClientSettings::new(io, push_book.clone());
-    let handshake = tokio::time::timeout(limits.header_read_timeout, builder.handshake(io));
-    let mut h2 = match handshake.await {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => {
-            tracing::debug!(peer = %info.peer, "HTTP/2 handshake failed: {e}");
-            return;
-        }
-        Err(_) => {
-            tracing::debug!(peer = %info.peer, "HTTP/2 handshake timed out");
-            return;
-        }
+    let io = flood::FloodGuard::new(client_settings::ClientSettings::new(io, push_book.clone()));
+    let handshake = tokio::time::timeout(limits.preface_timeout, builder.handshake(io));
+    let mut h2 = tokio::select! {
+        r = handshake => match r {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                tracing::debug!(peer = %info.peer, "HTTP/2 handshake failed: {e}");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(peer = %info.peer, "HTTP/2 preface timed out");
+                return;
+            }
+        },
+        () = slot.evicted() => return,
     };
     let conn = Arc::new(Conn {
         svc,
@@ -208,6 +236,8 @@ pub(crate) async fn serve<IO, S>(
         },
         push_book,
         batch: Mutex::default(),
+        limits: limits.clone(),
+        stalled: AtomicBool::new(false),
     });
     // The client's SETTINGS come before its first request, so the limit read at each
     // request is current.
@@ -221,8 +251,13 @@ pub(crate) async fn serve<IO, S>(
     let mut last_request = Instant::now();
     let idle = tokio::time::sleep(idle_timeout);
     let shutdown = shutdown.wait();
-    tokio::pin!(idle, shutdown);
-    let mut closing = false;
+    let evicted = slot.evicted();
+    // The deadline of the current closing step, and of a socket that takes no bytes.
+    let closing_timer = tokio::time::sleep(Duration::ZERO);
+    let stall_timer = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(idle, shutdown, evicted, closing_timer, stall_timer);
+    let mut closing = Closing::Open;
+    let mut busy = false;
     poll_fn(|cx| loop {
         // Answer every request that is ready, holding the writes back, ...
         cork.set(true);
@@ -267,30 +302,115 @@ pub(crate) async fn serve<IO, S>(
             }
             Poll::Pending => conn.push_book.release_flushed(pushes_done),
         }
-        if closing {
-            return Poll::Pending;
+
+        // Nothing more to read or write for now: look at the clocks.
+        let has_streams = h2.has_streams();
+        if has_streams != busy {
+            busy = has_streams;
+            if busy {
+                slot.begin();
+            } else {
+                slot.end();
+            }
+        }
+        if let Some(since) = cork.write_blocked_since() {
+            // The client reads nothing: whatever it asked for, it cannot hold the connection.
+            stall_timer
+                .as_mut()
+                .reset(Instant::from_std(since) + limits.send_timeout);
+            if stall_timer.as_mut().poll(cx).is_ready() {
+                tracing::debug!(peer = %info.peer, "HTTP/2 socket took no bytes: closed");
+                return Poll::Ready(());
+            }
+        }
+        if conn.stalled.swap(false, Ordering::Relaxed) && !has_streams {
+            tracing::debug!(peer = %info.peer, "every HTTP/2 stream stalled: closed");
+            closing = Closing::Final;
+            h2.abrupt_shutdown(h2::Reason::NO_ERROR);
+            closing_timer.as_mut().reset(Instant::now() + CLOSE_FLUSH);
+            continue;
+        }
+        match closing {
+            Closing::Final => {
+                if closing_timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(());
+                }
+                return Poll::Pending;
+            }
+            Closing::GoingAway => {
+                if closing_timer.as_mut().poll(cx).is_ready() {
+                    if has_streams {
+                        // Requests still running finish (their own deadlines bound them).
+                        closing_timer
+                            .as_mut()
+                            .reset(Instant::now() + limits.goaway_timeout);
+                        continue;
+                    }
+                    // The client has not acknowledged the GOAWAY: close anyway.
+                    closing = Closing::Final;
+                    h2.abrupt_shutdown(h2::Reason::NO_ERROR);
+                    closing_timer.as_mut().reset(Instant::now() + CLOSE_FLUSH);
+                    continue;
+                }
+                return Poll::Pending;
+            }
+            Closing::Open => {}
+        }
+        if evicted.as_mut().poll(cx).is_ready() {
+            // Another connection needs the slot; this one was idle when chosen.
+            if has_streams {
+                h2.graceful_shutdown();
+                closing = Closing::GoingAway;
+                closing_timer
+                    .as_mut()
+                    .reset(Instant::now() + limits.goaway_timeout);
+            } else {
+                h2.abrupt_shutdown(h2::Reason::NO_ERROR);
+                closing = Closing::Final;
+                closing_timer.as_mut().reset(Instant::now() + CLOSE_FLUSH);
+            }
+            continue;
         }
         if shutdown.as_mut().poll(cx).is_ready() {
             h2.graceful_shutdown();
-            closing = true;
+            closing = Closing::GoingAway;
+            closing_timer
+                .as_mut()
+                .reset(Instant::now() + limits.goaway_timeout);
             continue;
         }
         if idle.as_mut().poll(cx).is_ready() {
             // Streams still running (an event stream, a slow upload) keep the connection; only
             // a connection with nothing in flight since the last request is idle.
             let due = last_request + idle_timeout;
-            if h2.has_streams() || due > Instant::now() {
+            if has_streams || due > Instant::now() {
                 idle.as_mut()
                     .reset(due.max(Instant::now() + idle_timeout / 2));
             } else {
                 h2.graceful_shutdown();
-                closing = true;
+                closing = Closing::GoingAway;
+                closing_timer
+                    .as_mut()
+                    .reset(Instant::now() + limits.goaway_timeout);
             }
             continue;
         }
         return Poll::Pending;
     })
-    .await
+    .await;
+    if busy {
+        slot.end();
+    }
+}
+
+/// Where a connection is on its way out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closing {
+    Open,
+    /// GOAWAY sent; open streams may finish, and the client should acknowledge.
+    GoingAway,
+    /// The last GOAWAY is queued; the connection ends once it is written (or soon anyway).
+    Final,
 }
 
 /// A waker that does nothing (std's `Waker::noop` needs Rust 1.85; this crate supports 1.80).

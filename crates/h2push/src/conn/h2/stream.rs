@@ -4,7 +4,8 @@
 //! absolute `:scheme`/`:authority` of the parent, which h2 needs), refusing promises once the
 //! parent stream has ended (h2 does not check), refusing a 103 once the final head is out
 //! (h2 does not check either), and producing each pushed response by running the service on
-//! a synthetic GET. The rules that do not need frames live in [`crate::push`].
+//! a synthetic GET. The request body's deadline and its drain after an early answer are
+//! [`super::recv`]'s. The rules that do not need frames live in [`crate::push`].
 
 use std::future::{poll_fn, Future};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,6 +22,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body::Body as HttpBody;
 use http_body_util::Either;
 
+use super::recv::{share, RecvHold};
 use super::send::{send_body, SendEnd};
 use super::Conn;
 use crate::body::Body;
@@ -113,7 +115,21 @@ pub(super) async fn serve_stream<S: HttpService>(
     };
     let hints = EarlyHints::new(parent.clone());
     insert_request_extensions(&mut parts.extensions, pusher, hints, &info, protocol);
-    let req = Request::from_parts(parts, Body::from_h2(recv));
+    // A request with a body: the driver keeps a hold on it, to time it out and to drain it
+    // after an early answer.
+    let (body, hold) = if recv.is_end_stream() {
+        (Body::from_h2(recv), None)
+    } else {
+        let weak = Arc::downgrade(&parent);
+        let reset = Box::new(move || {
+            if let Some(p) = weak.upgrade() {
+                p.lock().respond.send_reset(Reason::CANCEL);
+            }
+        });
+        let (body, hold) = share(recv, conn.limits.body_idle_timeout, reset);
+        (Body::new(body), Some(hold))
+    };
+    let req = Request::from_parts(parts, body);
 
     // Run the service, unless the client resets the stream first: then drop its future.
     let response = conn.svc.respond(req);
@@ -125,6 +141,11 @@ pub(super) async fn serve_stream<S: HttpService>(
         response.as_mut().poll(cx).map(Ok)
     })
     .await;
+    if hold.as_ref().is_some_and(RecvHold::idle_expired) {
+        tracing::debug!(peer = %info.peer, "request body idle: stream reset");
+        finish_record(&parent, record, Outcome::Failed);
+        return;
+    }
     let response = match result {
         Ok(Ok(res)) => res.map(Either::Left),
         Ok(Err(e)) => {
@@ -153,13 +174,19 @@ pub(super) async fn serve_stream<S: HttpService>(
         st.respond
             .send_response(Response::from_parts(head, ()), eos)
     };
+    let mut stalled = false;
     let outcome = match send {
         Ok(_) if eos => Outcome::Complete,
         Ok(mut stream) => {
-            let end = send_body(&mut stream, body, &mut record.bytes, || {
-                parent.lock().ended = true
-            })
+            let end = send_body(
+                &mut stream,
+                body,
+                &mut record.bytes,
+                || parent.lock().ended = true,
+                conn.limits.send_timeout,
+            )
             .await;
+            stalled = end == SendEnd::Stalled;
             outcome_of(end)
         }
         Err(e) => {
@@ -168,6 +195,14 @@ pub(super) async fn serve_stream<S: HttpService>(
         }
     };
     finish_record(&parent, record, outcome);
+    if let (Some(hold), Outcome::Complete) = (hold, outcome) {
+        hold.drain().await;
+    }
+    if stalled {
+        // After the stream's last handle is gone, so the driver counts it closed.
+        drop(parent);
+        conn.note_stall();
+    }
 }
 
 fn finish_record<S>(parent: &Parent<S>, mut record: AccessRecord, outcome: Outcome) {
@@ -184,7 +219,7 @@ fn outcome_of(end: SendEnd) -> Outcome {
     match end {
         SendEnd::Complete => Outcome::Complete,
         SendEnd::Reset(_) => Outcome::ClientGone,
-        SendEnd::Failed => Outcome::Failed,
+        SendEnd::Failed | SendEnd::Stalled => Outcome::Failed,
     }
 }
 
@@ -367,6 +402,9 @@ async fn serve_pushed<S: HttpService>(
     }
     conn.push_book.notify(PushEvent::Sent(record.bytes));
     record.finish(outcome_of(end));
+    if end == SendEnd::Stalled {
+        conn.note_stall();
+    }
 }
 
 async fn send_pushed<S, B>(
@@ -392,7 +430,16 @@ where
         .await
     {
         Ok(_) if eos => SendEnd::Complete,
-        Ok(mut stream) => send_body(&mut stream, body, &mut record.bytes, || {}).await,
+        Ok(mut stream) => {
+            send_body(
+                &mut stream,
+                body,
+                &mut record.bytes,
+                || {},
+                conn.limits.send_timeout,
+            )
+            .await
+        }
         Err(_) => SendEnd::Failed,
     }
 }
