@@ -29,6 +29,7 @@
 
 mod conn_limit;
 mod encode;
+pub mod front;
 pub mod http;
 pub mod hub;
 pub mod mercure;

@@ -49,10 +49,10 @@ use http::header::{
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, ALLOW, CONTENT_TYPE, ORIGIN, VARY,
 };
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::Either;
 
 pub use self::events::{event_stream_head, EventStream};
 use crate::sse::conn_limit::ConnLimiter;
+use crate::sse::front::{Endpoint, EndpointFuture, Front, FrontFuture};
 use crate::sse::hub::Hub;
 
 /// The default of [`HubService::max_subscriptions_per_connection`].
@@ -361,11 +361,10 @@ impl tower_service::Service<Request<Body>> for HubService {
 }
 
 /// The hub's endpoints in front of another service; made by [`mount`].
-#[derive(Clone, Debug)]
-pub struct WithHub<S> {
-    hub: Option<HubService>,
-    inner: S,
-}
+pub type WithHub<S> = Front<HubService, S>;
+
+/// The future of [`WithHub`].
+pub type WithHubFuture<F> = FrontFuture<F>;
 
 /// Puts the hub's endpoints (if any) in front of `inner`: requests to the endpoints' paths go
 /// to the hub, all others to `inner`. With `None`, everything goes to `inner`, so a server can
@@ -382,68 +381,16 @@ pub struct WithHub<S> {
 /// # drop(app);
 /// ```
 pub fn mount<S>(hub: Option<HubService>, inner: S) -> WithHub<S> {
-    WithHub { hub, inner }
+    Front::new(hub, inner)
 }
 
-impl<S, B> tower_service::Service<Request<Body>> for WithHub<S>
-where
-    S: tower_service::Service<Request<Body>, Response = Response<B>>,
-    S::Future: Send + 'static,
-{
-    type Response = Response<Either<Body, B>>;
-    type Error = S::Error;
-    type Future = WithHubFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
+impl Endpoint for HubService {
+    fn handles(&self, path: &str) -> bool {
+        HubService::handles(self, path)
     }
-
-    fn call(&mut self, req: Request<Body>) -> Self::Future {
-        match &self.hub {
-            Some(hub) if hub.handles(req.uri().path()) => {
-                let hub = hub.clone();
-                WithHubFuture {
-                    kind: FutureKind::Hub {
-                        fut: Box::pin(async move { hub.respond(req).await }),
-                    },
-                }
-            }
-            _ => WithHubFuture {
-                kind: FutureKind::Inner {
-                    fut: self.inner.call(req),
-                },
-            },
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The future of [`WithHub`].
-    pub struct WithHubFuture<F> {
-        #[pin]
-        kind: FutureKind<F>,
-    }
-}
-
-pin_project_lite::pin_project! {
-    #[project = KindProj]
-    enum FutureKind<F> {
-        Hub { fut: Pin<Box<dyn Future<Output = Response<Body>> + Send>> },
-        Inner { #[pin] fut: F },
-    }
-}
-
-impl<F, B, E> Future for WithHubFuture<F>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<Either<Body, B>>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Hub { fut } => fut.as_mut().poll(cx).map(|r| Ok(r.map(Either::Left))),
-            KindProj::Inner { fut } => fut.poll(cx).map(|r| r.map(|r| r.map(Either::Right))),
-        }
+    fn answer(&self, req: Request<Body>) -> EndpointFuture {
+        let hub = self.clone();
+        Box::pin(async move { hub.respond(req).await })
     }
 }
 

@@ -67,7 +67,6 @@ use std::time::Duration;
 
 use http::header::{ALLOW, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::Either;
 
 pub use self::jwt::{Claims, JwtKey, COOKIE_NAME, COOKIE_NAME_08};
 pub use self::subscribe::MercureStream;
@@ -76,6 +75,7 @@ pub use self::update::{new_id, Update};
 
 use self::update::IdIndex;
 use crate::sse::conn_limit::ConnLimiter;
+use crate::sse::front::{Endpoint, EndpointFuture, Front, FrontFuture};
 use crate::sse::hub::{Hub, HubError};
 use crate::sse::Event;
 use crate::Body;
@@ -323,11 +323,10 @@ impl tower_service::Service<Request<Body>> for MercureService {
 }
 
 /// The Mercure endpoint in front of another service; made by [`mount`].
-#[derive(Clone, Debug)]
-pub struct WithMercure<S> {
-    mercure: Option<MercureService>,
-    inner: S,
-}
+pub type WithMercure<S> = Front<MercureService, S>;
+
+/// The future of [`WithMercure`].
+pub type WithMercureFuture<F> = FrontFuture<F>;
 
 /// Puts the Mercure endpoint (if any) in front of `inner`: requests to [`HUB_PATH`] go to
 /// it, all others to `inner`.
@@ -342,67 +341,15 @@ pub struct WithMercure<S> {
 /// # drop(app);
 /// ```
 pub fn mount<S>(mercure: Option<MercureService>, inner: S) -> WithMercure<S> {
-    WithMercure { mercure, inner }
+    Front::new(mercure, inner)
 }
 
-impl<S, B> tower_service::Service<Request<Body>> for WithMercure<S>
-where
-    S: tower_service::Service<Request<Body>, Response = Response<B>>,
-    S::Future: Send + 'static,
-{
-    type Response = Response<Either<Body, B>>;
-    type Error = S::Error;
-    type Future = WithMercureFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
+impl Endpoint for MercureService {
+    fn handles(&self, path: &str) -> bool {
+        MercureService::handles(self, path)
     }
-
-    fn call(&mut self, req: Request<Body>) -> Self::Future {
-        match &self.mercure {
-            Some(m) if m.handles(req.uri().path()) => {
-                let m = m.clone();
-                WithMercureFuture {
-                    kind: Kind::Mercure {
-                        fut: Box::pin(async move { m.respond(req).await }),
-                    },
-                }
-            }
-            _ => WithMercureFuture {
-                kind: Kind::Inner {
-                    fut: self.inner.call(req),
-                },
-            },
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The future of [`WithMercure`].
-    pub struct WithMercureFuture<F> {
-        #[pin]
-        kind: Kind<F>,
-    }
-}
-
-pin_project_lite::pin_project! {
-    #[project = KindProj]
-    enum Kind<F> {
-        Mercure { fut: Pin<Box<dyn Future<Output = Response<Body>> + Send>> },
-        Inner { #[pin] fut: F },
-    }
-}
-
-impl<F, B, E> Future for WithMercureFuture<F>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<Either<Body, B>>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Mercure { fut } => fut.as_mut().poll(cx).map(|r| Ok(r.map(Either::Left))),
-            KindProj::Inner { fut } => fut.poll(cx).map(|r| r.map(|r| r.map(Either::Right))),
-        }
+    fn answer(&self, req: Request<Body>) -> EndpointFuture {
+        let svc = self.clone();
+        Box::pin(async move { svc.respond(req).await })
     }
 }
