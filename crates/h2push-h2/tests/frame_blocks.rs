@@ -1,5 +1,6 @@
 //! Field blocks over CONTINUATION frames (RFC 9113 §4.3, §6.10): joining, the frames that
-//! may not interleave, and the bounds against CONTINUATION floods.
+//! may not interleave, and the bounds against CONTINUATION floods; and the decoder's
+//! handling of input that arrives in pieces and of a connection error.
 
 mod support;
 
@@ -187,4 +188,28 @@ fn a_self_dependency_in_a_split_block_is_reported_once_the_block_is_whole_5_3_1(
     );
     assert_eq!(&dec.take_rejected_headers().unwrap().block[..], b"\x82\x86");
     assert!(!dec.in_header_block());
+}
+
+// ---- the decoder as a whole
+
+#[test]
+fn frames_arriving_octet_by_octet_decode_once_whole_4_1() {
+    let wire = raw(HEADERS, END_HEADERS, 1, b"\x82\x86");
+    let mut dec = FrameDecoder::new();
+    let mut buf = BytesMut::new();
+    for (i, b) in wire.iter().enumerate() {
+        buf.extend_from_slice(&[*b]);
+        let f = dec.decode(&mut buf).unwrap();
+        assert_eq!(f.is_some(), i == wire.len() - 1);
+    }
+    assert!(buf.is_empty());
+}
+
+#[test]
+fn after_a_connection_error_the_decoder_stays_failed_5_4_1() {
+    let mut dec = FrameDecoder::new();
+    let mut buf = BytesMut::from(&raw(PING, 0, 1, b"12345678")[..]);
+    assert_eq!(conn_err(dec.decode(&mut buf)), Reason::PROTOCOL_ERROR);
+    let mut fresh = BytesMut::from(&raw(PING, 0, 0, b"12345678")[..]);
+    assert_eq!(conn_err(dec.decode(&mut fresh)), Reason::PROTOCOL_ERROR);
 }

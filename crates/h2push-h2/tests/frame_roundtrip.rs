@@ -241,6 +241,32 @@ fn goaway_debug_data_is_cut_to_one_frame_6_8() {
     assert!(matches!(&decode_all(&out).unwrap()[..], [Frame::GoAway(_)]));
 }
 
+#[test]
+fn encoding_into_a_reserved_buffer_allocates_nothing() {
+    let enc = FrameEncoder::new();
+    let mut out = BytesMut::with_capacity(4096);
+    let at = out.as_ptr();
+    for i in 0..20 {
+        enc.headers(&mut out, sid(2 * i + 1), b"\x88\x5f\x87", false);
+        enc.data(&mut out, sid(2 * i + 1), b"<p>hi</p>", true);
+        enc.window_update(&mut out, StreamId::ZERO, 9);
+    }
+    assert_eq!(out.as_ptr(), at);
+    assert_eq!(decode_all(&out).unwrap().len(), 60);
+}
+
+#[test]
+fn max_frame_sizes_are_clamped_to_the_legal_range_6_5_2() {
+    let mut enc = FrameEncoder::new();
+    enc.set_max_frame_size(100);
+    assert_eq!(enc.max_frame_size(), 16_384);
+    enc.set_max_frame_size(u32::MAX);
+    assert_eq!(enc.max_frame_size(), (1 << 24) - 1);
+    let mut dec = FrameDecoder::new();
+    dec.set_max_frame_size(0);
+    assert_eq!(dec.max_frame_size(), 16_384);
+}
+
 // ---- proptests
 
 fn stream() -> impl Strategy<Value = StreamId> {

@@ -60,19 +60,6 @@ fn reserved_stream_bit_is_ignored_4_1() {
 }
 
 #[test]
-fn frames_arriving_octet_by_octet_decode_once_whole_4_1() {
-    let wire = raw(HEADERS, END_HEADERS, 1, b"\x82\x86");
-    let mut dec = FrameDecoder::new();
-    let mut buf = BytesMut::new();
-    for (i, b) in wire.iter().enumerate() {
-        buf.extend_from_slice(&[*b]);
-        let f = dec.decode(&mut buf).unwrap();
-        assert_eq!(f.is_some(), i == wire.len() - 1);
-    }
-    assert!(buf.is_empty());
-}
-
-#[test]
 fn payloads_are_slices_of_the_input_not_copies_4_1() {
     let mut buf = BytesMut::from(&raw(DATA, 0, 1, b"hello")[..]);
     let base = buf.as_ptr() as usize;
@@ -153,15 +140,6 @@ fn a_raised_max_frame_size_admits_larger_frames_4_2() {
         panic!()
     };
     assert_eq!(d.data.len(), 100_000);
-}
-
-#[test]
-fn after_a_connection_error_the_decoder_stays_failed_5_4_1() {
-    let mut dec = FrameDecoder::new();
-    let mut buf = BytesMut::from(&raw(PING, 0, 1, b"12345678")[..]);
-    assert_eq!(conn_err(dec.decode(&mut buf)), Reason::PROTOCOL_ERROR);
-    let mut fresh = BytesMut::from(&raw(PING, 0, 0, b"12345678")[..]);
-    assert_eq!(conn_err(dec.decode(&mut fresh)), Reason::PROTOCOL_ERROR);
 }
 
 // ---- §6.1: DATA

@@ -247,8 +247,9 @@ impl FrameEncoder {
         dst.put_slice(value);
     }
 
-    /// Any frame. DATA is written unpadded, HEADERS with its priority fields if it has
-    /// them; an unknown frame as it is (its payload not cut).
+    /// Any frame. DATA is written unpadded (and split like [`data`](Self::data)), HEADERS
+    /// with its priority fields if it has them; the payload of an unknown frame, GOAWAY's
+    /// debug data and PRIORITY_UPDATE's field value are cut to fit one frame.
     pub fn frame<B: BufMut>(&self, dst: &mut B, frame: &Frame) {
         match frame {
             Frame::Data(d) => self.data(dst, d.stream, &d.data, d.end_stream),
@@ -275,8 +276,9 @@ impl FrameEncoder {
             Frame::WindowUpdate(w) => self.window_update(dst, w.stream, w.increment),
             Frame::PriorityUpdate(p) => self.priority_update(dst, p.prioritized, &p.field_value),
             Frame::Unknown(u) => {
-                head(dst, u.payload.len(), u.kind, u.flags, u.stream);
-                dst.put_slice(&u.payload);
+                let payload = &u.payload[..u.payload.len().min(self.max())];
+                head(dst, payload.len(), u.kind, u.flags, u.stream);
+                dst.put_slice(payload);
             }
         }
     }
