@@ -46,9 +46,6 @@ mod pending;
 mod scheduler;
 mod signal;
 
-#[cfg(test)]
-mod tests;
-
 pub use self::pending::{Buffered, PendingUpdates};
 pub use self::scheduler::{Scheduler, DEFAULT_QUANTUM};
 pub use self::signal::{Priority, PriorityParams, StreamPriority};

@@ -281,7 +281,10 @@ mod tests {
     fn s7_unparseable_update_keeps_earlier() {
         let mut b = PendingUpdates::new(4);
         b.buffer(sid(5), b"u=1", 0, None).unwrap();
-        assert_eq!(b.buffer(sid(5), b"u=1,", 0, None), Ok(Buffered::Unparseable));
+        assert_eq!(
+            b.buffer(sid(5), b"u=1,", 0, None),
+            Ok(Buffered::Unparseable)
+        );
         assert_eq!(b.take(sid(5)), Some(Priority::new(1, false)));
     }
 

@@ -318,7 +318,9 @@ impl Scheduler {
     /// assert_eq!(s.priority(StreamId::new(1)), Some(Priority::new(7, false)));
     /// ```
     pub fn priority(&self, id: StreamId) -> Option<Priority> {
-        self.index.get(&id).map(|&n| self.slots[n as usize].priority)
+        self.index
+            .get(&id)
+            .map(|&n| self.slots[n as usize].priority)
     }
 
     /// The ready stream to write next, if any: the most urgent level's lowest-id
@@ -554,64 +556,6 @@ impl Scheduler {
             pos = least;
         }
     }
-
-    /// The capacity of every table, to show that none grows; for tests.
-    #[cfg(test)]
-    pub(crate) fn capacities(&self) -> Vec<usize> {
-        let mut c = vec![self.slots.capacity(), self.free.capacity(), self.index.capacity()];
-        c.extend(self.levels.iter().map(|l| l.heap.capacity()));
-        c
-    }
-
-    /// Checks every internal link and the busy mask; for tests.
-    #[cfg(test)]
-    pub(crate) fn check(&self) {
-        let mut ready = 0;
-        for (u, level) in self.levels.iter().enumerate() {
-            for (pos, &n) in level.heap.iter().enumerate() {
-                let s = &self.slots[n as usize];
-                assert_eq!(s.place, Place::Heap(pos as u32));
-                assert_eq!(s.priority.urgency as usize, u);
-                assert!(!s.priority.incremental);
-                if pos > 0 {
-                    assert!(self.key(u, (pos - 1) / 2) < s.id, "heap order");
-                }
-                ready += 1;
-            }
-            if level.head != NIL {
-                let mut n = level.head;
-                loop {
-                    let s = &self.slots[n as usize];
-                    let Place::Ring { next, .. } = s.place else {
-                        panic!("ring member not in ring")
-                    };
-                    let Place::Ring { prev, .. } = self.slots[next as usize].place else {
-                        panic!("ring link")
-                    };
-                    assert_eq!(prev, n);
-                    assert_eq!(s.priority.urgency as usize, u);
-                    assert!(s.priority.incremental);
-                    ready += 1;
-                    n = next;
-                    if n == level.head {
-                        break;
-                    }
-                }
-            }
-            let has = !level.heap.is_empty() || level.head != NIL;
-            assert_eq!(self.busy & (1 << u) != 0, has, "busy bit {u}");
-        }
-        let marked = self
-            .index
-            .values()
-            .filter(|&&n| self.slots[n as usize].place != Place::Idle)
-            .count();
-        assert_eq!(ready, marked);
-        for (&id, &n) in &self.index {
-            assert_eq!(self.slots[n as usize].id, id);
-        }
-        assert_eq!(self.index.len() + self.free.len(), self.slots.len());
-    }
 }
 
 fn clamp(p: Priority) -> Priority {
@@ -643,3 +587,6 @@ impl Hasher for IdHasher {
         self.0.rotate_left(32)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,8 +6,71 @@ use std::collections::VecDeque;
 
 use proptest::prelude::*;
 
-use super::{Priority, Scheduler};
+use super::{Place, Scheduler, NIL};
 use crate::frame::StreamId;
+use crate::priority::Priority;
+
+impl Scheduler {
+    /// The capacity of every table, to show that none grows; for tests.
+    fn capacities(&self) -> Vec<usize> {
+        let mut c = vec![
+            self.slots.capacity(),
+            self.free.capacity(),
+            self.index.capacity(),
+        ];
+        c.extend(self.levels.iter().map(|l| l.heap.capacity()));
+        c
+    }
+
+    /// Checks every internal link and the busy mask; for tests.
+    fn check(&self) {
+        let mut ready = 0;
+        for (u, level) in self.levels.iter().enumerate() {
+            for (pos, &n) in level.heap.iter().enumerate() {
+                let s = &self.slots[n as usize];
+                assert_eq!(s.place, Place::Heap(pos as u32));
+                assert_eq!(s.priority.urgency as usize, u);
+                assert!(!s.priority.incremental);
+                if pos > 0 {
+                    assert!(self.key(u, (pos - 1) / 2) < s.id, "heap order");
+                }
+                ready += 1;
+            }
+            if level.head != NIL {
+                let mut n = level.head;
+                loop {
+                    let s = &self.slots[n as usize];
+                    let Place::Ring { next, .. } = s.place else {
+                        panic!("ring member not in ring")
+                    };
+                    let Place::Ring { prev, .. } = self.slots[next as usize].place else {
+                        panic!("ring link")
+                    };
+                    assert_eq!(prev, n);
+                    assert_eq!(s.priority.urgency as usize, u);
+                    assert!(s.priority.incremental);
+                    ready += 1;
+                    n = next;
+                    if n == level.head {
+                        break;
+                    }
+                }
+            }
+            let has = !level.heap.is_empty() || level.head != NIL;
+            assert_eq!(self.busy & (1 << u) != 0, has, "busy bit {u}");
+        }
+        let marked = self
+            .index
+            .values()
+            .filter(|&&n| self.slots[n as usize].place != Place::Idle)
+            .count();
+        assert_eq!(ready, marked);
+        for (&id, &n) in &self.index {
+            assert_eq!(self.slots[n as usize].id, id);
+        }
+        assert_eq!(self.index.len() + self.free.len(), self.slots.len());
+    }
+}
 
 fn sid(n: u32) -> StreamId {
     StreamId::new(n)
@@ -56,10 +119,7 @@ fn s10_non_incremental_served_one_at_a_time_in_id_order() {
         ready(&mut s, n, Priority::new(2, false)); // scripts
     }
     // Each takes 3 frames and gets all the bandwidth until it is done.
-    assert_eq!(
-        drain(&mut s, 16_384, |_| 3),
-        [3, 3, 3, 5, 5, 5, 9, 9, 9]
-    );
+    assert_eq!(drain(&mut s, 16_384, |_| 3), [3, 3, 3, 5, 5, 5, 9, 9, 9]);
 }
 
 #[test]
@@ -68,9 +128,10 @@ fn s10_incremental_streams_interleave_round_robin() {
     for n in [1, 3, 5] {
         ready(&mut s, n, Priority::new(4, true)); // images
     }
-    assert_eq!(drain(&mut s, 16_384, |n| if n == 3 { 1 } else { 3 }), [
-        1, 3, 5, 1, 5, 1, 5
-    ]);
+    assert_eq!(
+        drain(&mut s, 16_384, |n| if n == 3 { 1 } else { 3 }),
+        [1, 3, 5, 1, 5, 1, 5]
+    );
 }
 
 #[test]
@@ -95,7 +156,7 @@ fn non_incremental_before_incremental_at_one_urgency() {
     ready(&mut s, 3, Priority::new(3, false));
     ready(&mut s, 5, Priority::new(3, true));
     ready(&mut s, 7, Priority::new(3, false));
-    assert_eq!(drain(&mut s, 100, |_| 2), [3, 3, 7, 7, 1, 5, 1, 5]);
+    assert_eq!(drain(&mut s, 16_384, |_| 2), [3, 3, 7, 7, 1, 5, 1, 5]);
 }
 
 #[test]
@@ -133,7 +194,7 @@ fn s7_s8_reprioritising_moves_a_ready_stream() {
 fn pushed_streams_take_the_priority_the_caller_gives() {
     let mut s = Scheduler::new();
     ready(&mut s, 1, Priority::new(0, true)); // the document
-    // A push of CSS: the caller chooses u=1 (not the parent's u=0).
+                                              // A push of CSS: the caller chooses u=1 (not the parent's u=0).
     ready(&mut s, 2, Priority::new(1, false));
     // A push of an image: inherits its parent's priority.
     let parent = s.priority(sid(1)).unwrap();
@@ -158,10 +219,14 @@ fn ready_again_keeps_place_and_unknown_ids_are_refused() {
 #[test]
 fn urgency_above_seven_is_seven() {
     let mut s = Scheduler::new();
-    ready(&mut s, 1, Priority {
-        urgency: 200,
-        incremental: false,
-    });
+    ready(
+        &mut s,
+        1,
+        Priority {
+            urgency: 200,
+            incremental: false,
+        },
+    );
     ready(&mut s, 3, Priority::new(7, false));
     assert_eq!(s.priority(sid(1)), Some(Priority::new(7, false)));
     assert_eq!(drain(&mut s, 1, |_| 1), [1, 3]);
@@ -171,7 +236,7 @@ fn urgency_above_seven_is_seven() {
 fn no_allocation_in_steady_state() {
     let mut s = Scheduler::new();
     let mut id = 1;
-    let mut round = |s: &mut Scheduler, id: &mut u32| {
+    let round = |s: &mut Scheduler, id: &mut u32| {
         for k in 0..64u32 {
             let p = Priority::new((k % 8) as u8, k % 3 == 0);
             ready(s, *id + 2 * k, p);
@@ -411,10 +476,9 @@ fn ops_priority(ops: &[Op], n: u32) -> Priority {
     let mut p: Option<Priority> = None;
     for op in ops {
         match *op {
-            Op::Insert(id, u, i) | Op::Update(id, u, i) if id == n => {
-                if p.is_some() || matches!(op, Op::Insert(..)) {
-                    p = Some(Priority::new(u.min(7), i));
-                }
+            Op::Insert(id, u, i) if id == n => p = Some(Priority::new(u.min(7), i)),
+            Op::Update(id, u, i) if id == n && p.is_some() => {
+                p = Some(Priority::new(u.min(7), i));
             }
             Op::Remove(id) if id == n => p = None,
             _ => {}
