@@ -12,7 +12,7 @@
 //! no use until complete (§4.2), so each byte given to it brings its completion forward,
 //! while an incremental one (an image drawn progressively) is already useful in part and
 //! loses little by waiting; and §10 asks that non-incremental responses of one urgency be
-//! served one by one, which sharing with incremental ones would break. h2o and quiche order
+//! served one by one, which sharing with incremental ones would break. quiche orders
 //! them the same way.
 //!
 //! Cost: a slab of entries with an id index; per urgency a binary min-heap of the ready
