@@ -18,5 +18,5 @@ pub mod hpack;
 pub mod priority;
 pub mod state;
 
-pub use error::{ConnectionError, Reason, StreamError};
+pub use error::{ConnectionError, ProtocolError, Reason, StreamError};
 pub use frame::StreamId;
