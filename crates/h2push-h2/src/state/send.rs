@@ -21,7 +21,7 @@ impl Streams {
         self.check_start(id)?;
         self.store
             .update(id, |s| s.state.send_informational())
-            .unwrap_or(Err(SendError::UnknownStream))
+            .unwrap_or(Err(self.missing(id)))
     }
 
     /// We send the final head on `id`, with END_STREAM if `end_stream`. On a promised
@@ -30,13 +30,13 @@ impl Streams {
         self.check_start(id)?;
         self.store
             .update(id, |s| s.state.send_head(end_stream))
-            .unwrap_or(Err(SendError::UnknownStream))
+            .unwrap_or(Err(self.missing(id)))
     }
 
     /// We send `len` bytes of DATA (flow-controlled length, padding included) on `id`, with
     /// END_STREAM if `end_stream`. More than [`Streams::send_capacity`] is refused.
     pub fn send_data(&mut self, id: StreamId, len: u32, end_stream: bool) -> Result<(), SendError> {
-        let s = self.store.get(id).ok_or(SendError::UnknownStream)?;
+        let s = self.store.get(id).ok_or(self.missing(id))?;
         s.state.check_body()?;
         let available = self.send_capacity(id);
         if len > available {
@@ -48,14 +48,14 @@ impl Streams {
                 s.send.consume(len);
                 s.state.send_data(end_stream)
             })
-            .unwrap_or(Err(SendError::UnknownStream))
+            .unwrap_or(Err(self.missing(id)))
     }
 
     /// We send trailers on `id`, which end our side.
     pub fn send_trailers(&mut self, id: StreamId) -> Result<(), SendError> {
         self.store
             .update(id, |s| s.state.send_trailers())
-            .unwrap_or(Err(SendError::UnknownStream))
+            .unwrap_or(Err(self.missing(id)))
     }
 
     /// We send RST_STREAM on `id` (a malformed request found by [`super::message`], a
@@ -145,9 +145,18 @@ impl Streams {
         });
     }
 
+    /// The error for a stream not held: never opened, or closed and let go.
+    fn missing(&self, id: StreamId) -> SendError {
+        if self.is_idle(id) {
+            SendError::UnknownStream
+        } else {
+            SendError::Ended
+        }
+    }
+
     /// Starting a promised stream needs room under the client's limit (§5.1.2).
     fn check_start(&self, id: StreamId) -> Result<(), SendError> {
-        let s = self.store.get(id).ok_or(SendError::UnknownStream)?;
+        let s = self.store.get(id).ok_or(self.missing(id))?;
         if s.state == State::ReservedLocal && !self.can_start_push() {
             return Err(SendError::ConcurrencyLimit);
         }
