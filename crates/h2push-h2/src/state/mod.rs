@@ -37,6 +37,14 @@ pub use stream::SendError;
 use stream::{Cause, State};
 
 /// Our side's choices: what we advertise in SETTINGS and the engine's own bounds.
+///
+/// ```
+/// use h2push_h2::state::{Config, Streams};
+///
+/// let config = Config { max_concurrent_streams: 250, ..Config::default() };
+/// let streams = Streams::new(config);
+/// assert_eq!(streams.config().initial_stream_window, 64 * 1024);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// Our SETTINGS_MAX_CONCURRENT_STREAMS: client streams beyond it are refused (§5.1.2).

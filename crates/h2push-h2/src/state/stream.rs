@@ -36,6 +36,24 @@ pub enum Cause {
 }
 
 /// The state of a stream that the stream set holds (idle streams are not held).
+///
+/// ```
+/// use h2push_h2::state::stream::{Cause, Local, SendError, State, Violation};
+/// use h2push_h2::Reason;
+///
+/// // A request with a body: open; we answer early, then its body ends.
+/// let mut s = State::Open { local: Local::AwaitingHead };
+/// s.send_informational().unwrap();
+/// s.send_head(true).unwrap();
+/// assert_eq!(s, State::HalfClosedLocal);
+/// assert_eq!(s.send_informational(), Err(SendError::Ended));
+/// s.recv_data(true).unwrap();
+/// assert_eq!(s, State::Closed(Cause::EndStream));
+/// assert_eq!(
+///     s.recv_data(false),
+///     Err(Violation::Connection(Reason::STREAM_CLOSED, "frame after END_STREAM both ways (§5.1 closed)"))
+/// );
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
     /// A stream we promised with PUSH_PROMISE and have not started (§5.1 "reserved (local)").

@@ -220,3 +220,43 @@ proptest! {
         });
     }
 }
+
+fn field() -> impl Strategy<Value = (Vec<u8>, Vec<u8>)> {
+    let name = prop_oneof![
+        Just(b":method".to_vec()),
+        Just(b":scheme".to_vec()),
+        Just(b":authority".to_vec()),
+        Just(b":path".to_vec()),
+        Just(b":protocol".to_vec()),
+        Just(b"cookie".to_vec()),
+        Just(b"content-length".to_vec()),
+        Just(b"host".to_vec()),
+        Just(b"te".to_vec()),
+        prop::collection::vec(any::<u8>(), 0..8),
+    ];
+    let value = prop_oneof![
+        Just(b"GET".to_vec()),
+        Just(b"CONNECT".to_vec()),
+        Just(b"https".to_vec()),
+        Just(b"/".to_vec()),
+        Just(b"*".to_vec()),
+        Just(b"a.example:443".to_vec()),
+        Just(b"12".to_vec()),
+        prop::collection::vec(any::<u8>(), 0..12),
+    ];
+    (name, value)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    #[test]
+    fn random_header_lists_never_panic(fields in prop::collection::vec(field(), 0..10), ext: bool) {
+        let pairs = fields.iter().map(|(n, v)| (&n[..], &v[..]));
+        if let Ok(head) = crate::state::message::parse_request(pairs.clone(), ext) {
+            // What passes has a method and no connection-specific field.
+            prop_assert!(!head.request.headers().contains_key("connection"));
+        }
+        let _ = crate::state::message::parse_trailers(pairs);
+    }
+}
