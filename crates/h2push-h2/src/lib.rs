@@ -16,6 +16,7 @@ pub mod error;
 pub mod frame;
 pub mod hpack;
 pub mod priority;
+pub mod server;
 pub mod state;
 
 pub use error::{ConnectionError, ProtocolError, Reason, StreamError};

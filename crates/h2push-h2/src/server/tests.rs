@@ -1,0 +1,1 @@
+//! Connection tests (raw frames in, frames out).
