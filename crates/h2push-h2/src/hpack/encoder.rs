@@ -154,6 +154,26 @@ impl Encoder {
         dst.extend_from_slice(&self.buf);
     }
 
+    /// Encodes any header list in order, pseudo-headers included, with the same choices as
+    /// the other methods (what to index, when Huffman pays); no block reuse.
+    pub fn encode_fields<'a>(
+        &mut self,
+        fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+        dst: &mut BytesMut,
+    ) {
+        self.start_block();
+        for (name, value) in fields {
+            let indexing = match HeaderName::from_bytes(name) {
+                Ok(n) if is_secret(&n) => Indexing::Never,
+                Ok(n) if is_volatile(&n) => Indexing::Without,
+                _ if value.len() > MAX_INDEXED_VALUE => Indexing::Without,
+                _ => Indexing::Incremental,
+            };
+            self.field(name, value, indexing);
+        }
+        dst.extend_from_slice(&self.buf);
+    }
+
     /// The dynamic table's current size (§4.1).
     pub fn table_size(&self) -> usize {
         self.table.size()

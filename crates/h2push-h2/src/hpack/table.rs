@@ -150,11 +150,13 @@ impl DynamicTable {
     }
 
     /// How many entries it holds.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// Whether it holds none.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

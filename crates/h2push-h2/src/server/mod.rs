@@ -335,7 +335,7 @@ impl Connection {
 
     /// Whether a push may start now (push enabled, no GOAWAY, the client's stream limit).
     pub fn can_push(&self) -> bool {
-        self.streams.can_start_push()
+        self.streams.can_promise() && self.streams.can_start_push()
     }
 
     /// The server's own priority for `stream`'s response (RFC 9218 §8), over the client's.
@@ -369,6 +369,27 @@ impl Connection {
         self.streams.send_goaway(last);
         self.encoder.goaway(self.out.buf(), last, reason, debug);
         self.goaway_sent = true;
+    }
+
+    /// Our response on `stream` is complete and its request body is not wanted: the rest is
+    /// read and discarded until `deadline` (or a byte bound, [`state::Config`]), then the
+    /// stream is reset with NO_ERROR — so the client sees the response instead of a reset
+    /// in the middle of its upload (RFC 9113 §8.1).
+    pub fn drain_request_body(
+        &mut self,
+        stream: StreamId,
+        deadline: std::time::Instant,
+    ) -> Result<(), SendError> {
+        self.streams.drain(stream, deadline)
+    }
+
+    /// Tells the connection the time: drains past their deadline are reset, and frames on
+    /// streams reset long ago stop being ignored. Returns when to call again, if anything
+    /// waits on time.
+    pub fn expire(&mut self, now: std::time::Instant) -> Option<std::time::Instant> {
+        let next = self.streams.expire(now);
+        self.take_actions();
+        next
     }
 
     /// Sends a PING (its ACK comes back as [`Event::PingAck`]).
@@ -432,7 +453,7 @@ impl Connection {
         let idle = self
             .sending
             .get(&stream)
-            .is_none_or(|o| o.data.is_empty() && o.trailers.is_none());
+            .map_or(true, |o| o.data.is_empty() && o.trailers.is_none());
         if idle {
             self.forget(stream);
         }

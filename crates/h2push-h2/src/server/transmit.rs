@@ -28,6 +28,10 @@ impl Outgoing {
         &mut self.buf
     }
 
+    fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
     fn flush(&mut self, dst: &mut Vec<Bytes>) -> usize {
         if self.buf.is_empty() {
             return 0;
@@ -59,20 +63,7 @@ impl Connection {
 
     /// Whether [`Connection::transmit`] has something to write.
     pub fn wants_transmit(&self) -> bool {
-        !self.out_is_empty() || self.scheduler.next().is_some()
-    }
-
-    fn out_is_empty(&self) -> bool {
-        // Outgoing::buf needs &mut; peek through the field.
-        self.out_len() == 0
-    }
-
-    fn out_len(&self) -> usize {
-        self.out_ref().len()
-    }
-
-    fn out_ref(&self) -> &BytesMut {
-        &self.out.buf
+        !self.out.is_empty() || self.scheduler.next().is_some()
     }
 
     /// Writes one chunk of `id`'s queue (or its end); returns the DATA bytes written.

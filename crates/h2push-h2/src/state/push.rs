@@ -101,6 +101,12 @@ impl Streams {
         Ok(id)
     }
 
+    /// Whether pushes are possible at all: the client allows them (SETTINGS_ENABLE_PUSH)
+    /// and has not sent GOAWAY (§8.4, §6.8).
+    pub fn can_promise(&self) -> bool {
+        self.peer_enable_push && self.goaway_received.is_none()
+    }
+
     /// Whether a promised stream may be started now: the pushed streams open are below the
     /// client's SETTINGS_MAX_CONCURRENT_STREAMS (§5.1.2).
     pub fn can_start_push(&self) -> bool {
