@@ -94,9 +94,16 @@ impl Decoder {
                 let index = integer::decode(src, &mut pos, 7).map_err(int_error)?;
                 self.entry(index)?
             } else if b & 0xc0 == 0x40 {
-                // §6.2.1 literal with incremental indexing.
-                let (name, value) = self.literal(block, &mut pos, 6)?;
-                self.table.insert(name.clone(), value.clone());
+                // §6.2.1 literal with incremental indexing. The table keeps copies of what
+                // came from the block (a slice would keep the whole block alive as long as
+                // the entry); a name from the tables is shared as it is.
+                let (name, value, literal_name) = self.literal(block, &mut pos, 6)?;
+                let kept_name = if literal_name {
+                    Bytes::copy_from_slice(&name)
+                } else {
+                    name.clone()
+                };
+                self.table.insert(kept_name, Bytes::copy_from_slice(&value));
                 (name, value)
             } else if b & 0xe0 == 0x20 {
                 // §6.3 dynamic table size update: only at the start of a block (§4.2).
@@ -115,7 +122,8 @@ impl Decoder {
                 continue;
             } else {
                 // §6.2.2 without indexing (0000), §6.2.3 never indexed (0001).
-                self.literal(block, &mut pos, 4)?
+                let (name, value, _) = self.literal(block, &mut pos, 4)?;
+                (name, value)
             };
             first = false;
             if within {
@@ -153,7 +161,7 @@ impl Decoder {
         block: &Bytes,
         pos: &mut usize,
         prefix: u8,
-    ) -> Result<(Bytes, Bytes), ConnectionError> {
+    ) -> Result<(Bytes, Bytes, bool), ConnectionError> {
         let index = integer::decode(block, pos, prefix).map_err(int_error)?;
         let name = if index == 0 {
             self.string(block, pos)?
@@ -161,7 +169,7 @@ impl Decoder {
             self.entry(index)?.0
         };
         let value = self.string(block, pos)?;
-        Ok((name, value))
+        Ok((name, value, index == 0))
     }
 
     /// A §5.2 string literal: a slice of the block, or its Huffman decoding.
