@@ -7,7 +7,7 @@
 //! final head, DATA, trailers, pushes, resets, GOAWAY — turned into frames, with DATA sent
 //! within the flow-control windows in the order of RFC 9218 priorities. Reading and
 //! writing the socket, timers, and what to answer are the driver's (`h2push`'s
-//! `conn/h2`). Receiving is [`recv`]'s, sending [`transmit`]'s.
+//! `conn/h2`). Receiving is `recv.rs`'s, sending `transmit.rs`'s.
 //!
 //! ```
 //! use bytes::BytesMut;
