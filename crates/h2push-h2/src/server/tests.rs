@@ -164,6 +164,17 @@ fn open_with(config: Config, settings: Settings) -> (Connection, Client) {
     (conn, client)
 }
 
+/// An open connection with one request on stream 1 (no fields beyond the pseudo-headers),
+/// its body to come unless `end`.
+fn one_request(end: bool) -> (Connection, Client, StreamId) {
+    let (mut conn, mut client) = open(Settings::default());
+    let mut b = BytesMut::new();
+    client.request(&mut b, 1, &[], end);
+    conn.recv(&mut b).unwrap();
+    let (id, _) = request_event(&mut conn);
+    (conn, client, id)
+}
+
 fn request_event(conn: &mut Connection) -> (StreamId, bool) {
     match conn.poll_event() {
         Some(Event::Request {
@@ -209,11 +220,7 @@ fn a_get_is_answered_with_head_and_body_8_1() {
 
 #[test]
 fn early_hints_precede_the_final_head_and_not_after_it_8_1() {
-    let (mut conn, mut client) = open(Settings::default());
-    let mut b = BytesMut::new();
-    client.request(&mut b, 1, &[], true);
-    conn.recv(&mut b).unwrap();
-    let (id, _) = request_event(&mut conn);
+    let (mut conn, mut client, id) = one_request(true);
     let mut link = HeaderMap::new();
     link.insert("link", "</a.css>; rel=preload; as=style".parse().unwrap());
     conn.send_informational(id, StatusCode::EARLY_HINTS, &link)
@@ -242,11 +249,7 @@ fn early_hints_precede_the_final_head_and_not_after_it_8_1() {
 
 #[test]
 fn a_push_promise_goes_before_the_parents_body_8_4() {
-    let (mut conn, mut client) = open(Settings::default());
-    let mut b = BytesMut::new();
-    client.request(&mut b, 1, &[], true);
-    conn.recv(&mut b).unwrap();
-    let (id, _) = request_event(&mut conn);
+    let (mut conn, mut client, id) = one_request(true);
     conn.send_response(id, StatusCode::OK, &HeaderMap::new(), false)
         .unwrap();
     let req = Request::get("https://example.com/style.css")
@@ -333,11 +336,7 @@ fn a_pseudo_header_in_trailers_resets_the_stream_8_1() {
 
 #[test]
 fn an_early_answer_drains_the_upload_instead_of_resetting_it_8_1() {
-    let (mut conn, mut client) = open(Settings::default());
-    let mut b = BytesMut::new();
-    client.request(&mut b, 1, &[], false);
-    conn.recv(&mut b).unwrap();
-    let (id, _) = request_event(&mut conn);
+    let (mut conn, mut client, id) = one_request(false);
     conn.send_response(id, StatusCode::UNAUTHORIZED, &HeaderMap::new(), true)
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
@@ -367,11 +366,7 @@ fn an_early_answer_drains_the_upload_instead_of_resetting_it_8_1() {
 
 #[test]
 fn a_drain_past_its_deadline_is_reset_with_no_error_8_1() {
-    let (mut conn, mut client) = open(Settings::default());
-    let mut b = BytesMut::new();
-    client.request(&mut b, 1, &[], false);
-    conn.recv(&mut b).unwrap();
-    let (id, _) = request_event(&mut conn);
+    let (mut conn, mut client, id) = one_request(false);
     conn.send_response(id, StatusCode::UNAUTHORIZED, &HeaderMap::new(), true)
         .unwrap();
     let now = std::time::Instant::now();
@@ -393,11 +388,7 @@ fn a_drain_past_its_deadline_is_reset_with_no_error_8_1() {
 
 #[test]
 fn data_waits_for_the_window_and_goes_on_after_window_update_6_9() {
-    let (mut conn, mut client) = open(Settings::default());
-    let mut b = BytesMut::new();
-    client.request(&mut b, 1, &[], true);
-    conn.recv(&mut b).unwrap();
-    let (id, _) = request_event(&mut conn);
+    let (mut conn, mut client, id) = one_request(true);
     conn.send_response(id, StatusCode::OK, &HeaderMap::new(), false)
         .unwrap();
     conn.send_data(id, Bytes::from(vec![7u8; 100_000]), true)
