@@ -4,107 +4,11 @@
 
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use h2push_h2::server::{Config, Connection, Event};
-use h2push_h2::StreamId;
-use http::{HeaderMap, Request, StatusCode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+mod driver;
 
-const BIG: usize = 1024 * 1024;
-
-/// Answers every request: `/big` with 1 MiB, `/push` with a push of `/pushed.css` and a 103,
-/// `/echo` with the request body's length once it ended, anything else with its path.
-async fn serve(mut io: DuplexStream) {
-    let mut conn = Connection::new(Config::default());
-    let mut input = BytesMut::with_capacity(64 * 1024);
-    let mut echo: Vec<(StreamId, usize)> = Vec::new();
-    loop {
-        let mut out = Vec::new();
-        conn.transmit(&mut out, usize::MAX);
-        for chunk in out {
-            if io.write_all(&chunk).await.is_err() {
-                return;
-            }
-        }
-        if conn.is_closed() {
-            return;
-        }
-        match io.read_buf(&mut input).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        if conn.recv(&mut input).is_err() {
-            continue; // the GOAWAY goes out on the next turn
-        }
-        while let Some(event) = conn.poll_event() {
-            match event {
-                Event::Request {
-                    stream,
-                    head,
-                    end_stream,
-                } => {
-                    let path = head.request.uri().path().to_owned();
-                    let none = HeaderMap::new();
-                    match path.as_str() {
-                        "/big" => {
-                            conn.send_response(stream, StatusCode::OK, &none, false)
-                                .unwrap();
-                            conn.send_data(stream, Bytes::from(vec![b'x'; BIG]), true)
-                                .unwrap();
-                        }
-                        "/push" => {
-                            let mut link = HeaderMap::new();
-                            link.insert(
-                                "link",
-                                "</pushed.css>; rel=preload; as=style".parse().unwrap(),
-                            );
-                            conn.send_informational(stream, StatusCode::EARLY_HINTS, &link)
-                                .unwrap();
-                            conn.send_response(stream, StatusCode::OK, &none, false)
-                                .unwrap();
-                            let req = Request::get("https://example.com/pushed.css")
-                                .body(())
-                                .unwrap();
-                            let pushed = conn.push_promise(stream, &req).unwrap();
-                            conn.send_data(stream, Bytes::from_static(b"<html>"), true)
-                                .unwrap();
-                            conn.send_response(pushed, StatusCode::OK, &none, false)
-                                .unwrap();
-                            conn.send_data(pushed, Bytes::from_static(b"body{}"), true)
-                                .unwrap();
-                        }
-                        "/echo" if !end_stream => echo.push((stream, 0)),
-                        _ => {
-                            conn.send_response(stream, StatusCode::OK, &none, false)
-                                .unwrap();
-                            conn.send_data(stream, Bytes::from(path), true).unwrap();
-                        }
-                    }
-                }
-                Event::Data {
-                    stream,
-                    data,
-                    end_stream,
-                } => {
-                    conn.release(stream, data.len());
-                    if let Some(e) = echo.iter_mut().find(|e| e.0 == stream) {
-                        e.1 += data.len();
-                        if end_stream {
-                            let mut trailers = HeaderMap::new();
-                            trailers.insert("x-done", "yes".parse().unwrap());
-                            conn.send_response(stream, StatusCode::OK, &HeaderMap::new(), false)
-                                .unwrap();
-                            conn.send_data(stream, Bytes::from(e.1.to_string()), false)
-                                .unwrap();
-                            conn.send_trailers(stream, trailers).unwrap();
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-}
+use bytes::Bytes;
+use driver::{serve, BIG};
+use http::Request;
 
 async fn body(mut recv: h2::RecvStream) -> Vec<u8> {
     let mut out = Vec::new();

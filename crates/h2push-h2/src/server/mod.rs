@@ -143,6 +143,9 @@ pub(crate) struct StreamOut {
     pub(crate) end: bool,
     pub(crate) trailers: Option<HeaderMap>,
     pub(crate) priority: StreamPriority,
+    /// Drain the request body until then once the response is written
+    /// ([`Connection::drain_request_body`]).
+    pub(crate) drain: Option<std::time::Instant>,
 }
 
 /// Where the connection is in its life.
@@ -371,16 +374,22 @@ impl Connection {
         self.goaway_sent = true;
     }
 
-    /// Our response on `stream` is complete and its request body is not wanted: the rest is
-    /// read and discarded until `deadline` (or a byte bound, [`state::Config`]), then the
-    /// stream is reset with NO_ERROR — so the client sees the response instead of a reset
-    /// in the middle of its upload (RFC 9113 §8.1).
+    /// The request body of `stream` is not wanted: once the response is written (now, if
+    /// it is), the rest of the body is read and discarded until `deadline` (or a byte
+    /// bound, [`state::Config`]), then the stream is reset with NO_ERROR — so the client
+    /// sees the response instead of a reset in the middle of its upload (RFC 9113 §8.1).
     pub fn drain_request_body(
         &mut self,
         stream: StreamId,
         deadline: std::time::Instant,
     ) -> Result<(), SendError> {
-        self.streams.drain(stream, deadline)
+        match self.sending.get_mut(&stream) {
+            Some(out) => {
+                out.drain = Some(deadline);
+                Ok(())
+            }
+            None => self.streams.drain(stream, deadline),
+        }
     }
 
     /// Tells the connection the time: drains past their deadline are reset, and frames on
@@ -462,6 +471,14 @@ impl Connection {
     pub(crate) fn forget(&mut self, stream: StreamId) {
         self.sending.remove(&stream);
         self.scheduler.remove(stream);
+    }
+
+    /// Our side of `stream` ended: a drain asked for earlier starts now.
+    pub(crate) fn ended(&mut self, stream: StreamId) {
+        if let Some(deadline) = self.sending.get(&stream).and_then(|o| o.drain) {
+            let _ = self.streams.drain(stream, deadline);
+        }
+        self.forget(stream);
     }
 
     /// Writes the frames the stream states asked for (WINDOW_UPDATE, RST_STREAM).

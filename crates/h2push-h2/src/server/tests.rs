@@ -564,3 +564,71 @@ fn ping_is_answered_6_7() {
         "{seen:?}"
     );
 }
+
+#[test]
+fn a_drain_asked_for_before_the_body_is_written_starts_when_it_is_8_1() {
+    let (mut conn, mut client, id) = one_request(false);
+    conn.send_response(id, StatusCode::UNAUTHORIZED, &HeaderMap::new(), false)
+        .unwrap();
+    conn.send_data(id, Bytes::from_static(b"missing token\n"), true)
+        .unwrap();
+    let now = std::time::Instant::now();
+    conn.drain_request_body(id, now + std::time::Duration::from_millis(10))
+        .unwrap();
+    let first = client.read(&mut conn);
+    assert!(
+        !first.iter().any(|s| matches!(s, Seen::Reset { .. })),
+        "{first:?}"
+    );
+    assert_eq!(conn.streams().state(id), StreamState::Draining);
+    let wake = conn.expire(now);
+    assert!(wake.is_some(), "the drain's deadline is waited for");
+    conn.expire(now + std::time::Duration::from_secs(1));
+    let seen = client.read(&mut conn);
+    assert!(
+        seen.iter().any(|s| matches!(
+            s,
+            Seen::Reset {
+                stream: 1,
+                reason: Reason::NO_ERROR
+            }
+        )),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn an_upload_abandoned_during_a_drain_ends_with_rst_no_error_8_1() {
+    let (mut conn, mut client) = open(Settings::default());
+    let mut b = BytesMut::new();
+    client.request(&mut b, 1, &[("content-length", "4000")], false);
+    conn.recv(&mut b).unwrap();
+    let (id, _) = request_event(&mut conn);
+    conn.send_response(id, StatusCode::UNAUTHORIZED, &HeaderMap::new(), true)
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    conn.drain_request_body(id, deadline).unwrap();
+    // The client stops at our answer: 1000 of 4000 octets, then an empty END_STREAM.
+    let mut b = BytesMut::new();
+    client
+        .enc
+        .data(&mut b, StreamId::new(1), &[0u8; 1000], false);
+    client.enc.data(&mut b, StreamId::new(1), &[], true);
+    conn.recv(&mut b).unwrap();
+    let seen = client.read(&mut conn);
+    assert!(
+        seen.iter().any(|s| matches!(
+            s,
+            Seen::Reset {
+                stream: 1,
+                reason: Reason::NO_ERROR
+            }
+        )),
+        "{seen:?}"
+    );
+    assert!(
+        !seen.iter().any(|s| matches!(s, Seen::GoAway { .. })),
+        "{seen:?}"
+    );
+    assert_eq!(conn.streams().state(id), StreamState::Closed);
+}

@@ -87,12 +87,12 @@ impl Connection {
                     self.hpack_enc.encode_trailers(&trailers, &mut self.block);
                     self.encoder.headers(self.out.buf(), id, &self.block, true);
                 }
-                self.forget(id);
+                self.ended(id);
             } else if out.end {
                 if self.streams.send_data(id, 0, true).is_ok() {
                     self.encoder.data(self.out.buf(), id, &[], true);
                 }
-                self.forget(id);
+                self.ended(id);
             } else {
                 self.scheduler.set_ready(id, false);
             }
@@ -127,7 +127,7 @@ impl Connection {
         }
         self.scheduler.sent(id, n);
         if last {
-            self.forget(id);
+            self.ended(id);
         }
         n
     }

@@ -170,15 +170,34 @@ impl Streams {
             ));
         }
         let payload = u64::from(len - padding);
-        let over = self
+        let (over, cut_short) = self
             .store
             .update(id, |s| {
                 s.received += payload;
+                // A client told to stop (our complete answer) may end its body early.
+                let cut_short = end_stream
+                    && matches!(s.state, State::Draining { .. })
+                    && s.content_length.is_some_and(|cl| s.received != cl);
                 // The state accepts DATA here: open, half-closed (local) or draining.
                 let _ = s.state.recv_data(end_stream);
-                s.content_length.is_some_and(|cl| s.received > cl)
+                (
+                    s.content_length.is_some_and(|cl| s.received > cl),
+                    cut_short,
+                )
             })
-            .unwrap_or(false);
+            .unwrap_or((false, false));
+        if cut_short {
+            // The upload was abandoned at our request, not malformed: end the stream with
+            // RST_STREAM(NO_ERROR) (§8.1), which clients such as curl wait for; §5.1 lets
+            // a peer that sent END_STREAM receive it. Closing releases what the stream
+            // held, this frame included, on the connection.
+            self.close_reset(id);
+            self.actions.push_back(super::Action::Reset {
+                stream: id,
+                reason: Reason::NO_ERROR,
+            });
+            return Ok(RecvData::Discarded);
+        }
         if over {
             return Err(self.stream_error(
                 id,
