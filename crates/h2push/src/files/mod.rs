@@ -47,7 +47,7 @@
 
 mod cache;
 mod conditional;
-mod encoding;
+pub(crate) mod encoding;
 mod entry;
 mod freshness;
 mod future;
