@@ -443,3 +443,41 @@ async fn proxied_sse_arrives_event_by_event_uncompressed() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_announces_what_get_sends() {
+    let dir = site();
+    let srv = server(&dir).await;
+    let req = Request::head(format!("http://{}/index.html", srv.plain))
+        .header("accept-encoding", "br")
+        .body(())
+        .unwrap();
+    let (head, mut body) = h2c(srv.plain, req, None).await;
+    assert_eq!(head.status, StatusCode::OK, "{head:?}");
+    assert_eq!(
+        header(&head.headers, "content-encoding"),
+        Some("br"),
+        "{head:?}"
+    );
+    assert_eq!(
+        header(&head.headers, "content-length"),
+        None,
+        "identity length kept: {head:?}"
+    );
+    assert!(
+        header(&head.headers, "etag").is_some_and(|t| t.ends_with("-br\"")),
+        "{head:?}"
+    );
+    assert!(read_all(&mut body).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_layer_changes_nothing() {
+    let dir = site();
+    let files = StaticFiles::new(dir.path()).unwrap();
+    let srv = common::start(CompressionLayer::new(CompressConfig::disabled()).layer(files)).await;
+    let (head, body) = fetch(srv.plain, "/index.html", &[("accept-encoding", "br, gzip")]).await;
+    assert_eq!(header(&head.headers, "content-encoding"), None, "{head:?}");
+    assert!(!varies(&head.headers), "{head:?}");
+    assert_eq!(body, html().as_bytes());
+}
