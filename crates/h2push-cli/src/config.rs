@@ -32,6 +32,8 @@ pub struct Config {
     pub cache: Vec<CacheSection>,
     /// Serve `.br`/`.gz` siblings.
     pub precompressed: Option<bool>,
+    /// Compress compressible responses on the fly (brotli, zstd, gzip; default true).
+    pub compress: Option<bool>,
     #[serde(default)]
     pub tls: TlsSection,
     #[serde(default)]
@@ -425,6 +427,19 @@ resources = ["/style.css", { path = "/f.woff2", nopush = true }]
     fn bad_path_names_its_line() {
         let e = Config::parse("[[push]]\npath = \"/\"\nresources = [\"style.css\"]\n").unwrap_err();
         assert!(e.starts_with("line 3"), "{e}");
+    }
+
+    #[test]
+    fn compress_key() {
+        assert_eq!(
+            Config::parse("compress = false\n").unwrap().compress,
+            Some(false)
+        );
+        assert_eq!(Config::parse("").unwrap().compress, None);
+        let e = Config::parse("root = \"x\"\ncompress = \"no\"\n").unwrap_err();
+        assert!(e.starts_with("line 2"), "{e}");
+        let e = Config::parse("\ncompres = false\n").unwrap_err();
+        assert!(e.starts_with("line 2") && e.contains("compres"), "{e}");
     }
 
     #[test]

@@ -61,6 +61,11 @@ pub struct ProxyArgs {
     /// sent as a 103 to the next navigation while the app is still thinking.
     #[arg(long)]
     no_html_scan: bool,
+    /// Do not compress the upstream's uncompressed responses on the fly (brotli, zstd or
+    /// gzip by Accept-Encoding; text, JSON, JavaScript, SVG of 1 KiB or more; never
+    /// text/event-stream, never what the upstream compressed itself).
+    #[arg(long)]
+    no_compress: bool,
 }
 
 /// What `serve`'s flags and `[hints]` say about the proxied routes' hints.
@@ -169,7 +174,8 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode, CliError> {
         Some(d) => crate::config::apply_digest_key(d, env, None)?.is_some(),
         None => false,
     };
-    let service = HintLayer::new(policy).layer(proxy.clone());
+    let service = crate::serve::compression(!args.no_compress)
+        .layer(HintLayer::new(policy).layer(proxy.clone()));
 
     let (identity, generated) =
         crate::startup::tls_identity(args.listen.cert.as_deref(), args.listen.key.as_deref())?;

@@ -42,6 +42,13 @@ pub struct ServeArgs {
     /// Do not serve precompressed .br/.gz siblings.
     #[arg(long)]
     no_precompressed: bool,
+    /// Do not compress responses on the fly. By default text, JSON, JavaScript, SVG, wasm
+    /// and fonts other than woff/woff2 of 1 KiB or more (or of unknown length) are sent
+    /// with brotli (quality 4), zstd (3) or gzip (6), the client's Accept-Encoding choosing;
+    /// a precompressed sibling, an upstream that compressed, a Range request and
+    /// text/event-stream are left alone. Config: compress = false.
+    #[arg(long)]
+    no_compress: bool,
     /// Push nothing (103 Early Hints and Link headers still go out).
     #[arg(long)]
     no_push: bool,
@@ -165,10 +172,21 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
             config.sse.as_ref().and_then(|s| s.redis_prefix.as_deref()),
             service,
         )?;
+        let compress = !args.no_compress && config.compress.unwrap_or(true);
+        let service = compression(compress).layer(service);
         server.serve(service).await;
         Ok::<_, CliError>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The compression layer, in front of everything (pushed responses included).
+pub fn compression(on: bool) -> h2push::CompressionLayer {
+    h2push::CompressionLayer::new(if on {
+        h2push::CompressConfig::default()
+    } else {
+        h2push::CompressConfig::disabled()
+    })
 }
 
 /// The hint policy: flags over the `[hints]` section over the defaults.

@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod body;
+pub mod compress;
 pub(crate) mod conn;
 pub mod files;
 pub mod hints;
@@ -14,6 +15,7 @@ pub mod sse;
 pub mod tls;
 
 pub use body::{Body, BoxError};
+pub use compress::{CompressConfig, CompressionLayer};
 pub use conn::{HttpService, Limits, PeerAddr, Protocol};
 pub use files::StaticFiles;
 pub use hints::early_hints::{EarlyHints, EarlyHintsError};

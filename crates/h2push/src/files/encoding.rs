@@ -1,8 +1,10 @@
-//! Accept-Encoding negotiation for precompressed siblings.
+//! Accept-Encoding negotiation, for precompressed siblings and on-the-fly compression.
 //!
 //! This module owns parsing `Accept-Encoding` (RFC 9110 §12.5.3, with q-values) and choosing
-//! between the identity file and its `.br` / `.gz` siblings. Which siblings exist is the
-//! caller's knowledge; this module only answers "given these, which one?".
+//! a content coding: between the identity file and its `.br` / `.gz` siblings (`files`), and
+//! between br, zstd and gzip for a response compressed as it is sent (`crate::compress`).
+//! Which codings are available is the caller's knowledge; this module only answers "given
+//! these, which one?". It is the one Accept-Encoding parser of the crate.
 
 use http::header::{HeaderMap, ACCEPT_ENCODING};
 use http::HeaderValue;
@@ -16,6 +18,8 @@ pub(crate) enum Encoding {
     Br,
     /// A `.gz` sibling.
     Gzip,
+    /// Zstandard: only ever produced on the fly (`files` has no `.zst` siblings).
+    Zstd,
 }
 
 impl Encoding {
@@ -25,6 +29,7 @@ impl Encoding {
             Encoding::Identity => "",
             Encoding::Br => ".br",
             Encoding::Gzip => ".gz",
+            Encoding::Zstd => ".zst",
         }
     }
 
@@ -34,6 +39,7 @@ impl Encoding {
             Encoding::Identity => None,
             Encoding::Br => Some(HeaderValue::from_static("br")),
             Encoding::Gzip => Some(HeaderValue::from_static("gzip")),
+            Encoding::Zstd => Some(HeaderValue::from_static("zstd")),
         }
     }
 }
@@ -42,6 +48,7 @@ impl Encoding {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Accepted {
     br: u16,
+    zstd: u16,
     gzip: u16,
     identity: u16,
 }
@@ -50,6 +57,7 @@ impl Accepted {
     /// Parses every `Accept-Encoding` field of a request. No field means identity only.
     pub(crate) fn from_headers(headers: &HeaderMap) -> Self {
         let mut br = None;
+        let mut zstd = None;
         let mut gzip = None;
         let mut identity = None;
         let mut star = None;
@@ -77,6 +85,8 @@ impl Accepted {
                 any = true;
                 let slot = if coding.eq_ignore_ascii_case("br") {
                     &mut br
+                } else if coding.eq_ignore_ascii_case("zstd") {
+                    &mut zstd
                 } else if coding.eq_ignore_ascii_case("gzip")
                     || coding.eq_ignore_ascii_case("x-gzip")
                 {
@@ -95,12 +105,14 @@ impl Accepted {
         if !any {
             return Accepted {
                 br: 0,
+                zstd: 0,
                 gzip: 0,
                 identity: 1000,
             };
         }
         Accepted {
             br: br.or(star).unwrap_or(0),
+            zstd: zstd.or(star).unwrap_or(0),
             gzip: gzip.or(star).unwrap_or(0),
             // Identity is acceptable unless refused explicitly or through `*;q=0`; when not
             // listed it is the least preferred, so `gzip;q=0.5` still gets gzip. A refused
@@ -113,9 +125,18 @@ impl Accepted {
     /// between equal q-values a compressed one beats identity and br beats gzip. Codings with
     /// `q=0` are never chosen (identity is the fallback when nothing else is acceptable).
     pub(crate) fn choose(&self, has_br: bool, has_gzip: bool) -> Encoding {
+        self.choose_among(has_br, false, has_gzip)
+    }
+
+    /// Like [`choose`](Self::choose) with zstd too, ranked between br and gzip on ties: what
+    /// on-the-fly compression, which can produce every coding, asks with all three `true`.
+    pub(crate) fn choose_among(&self, has_br: bool, has_zstd: bool, has_gzip: bool) -> Encoding {
         let mut best = (Encoding::Identity, 0u16);
         if has_br && self.br > 0 {
             best = (Encoding::Br, self.br);
+        }
+        if has_zstd && self.zstd > best.1 {
+            best = (Encoding::Zstd, self.zstd);
         }
         if has_gzip && self.gzip > best.1 {
             best = (Encoding::Gzip, self.gzip);
@@ -197,6 +218,19 @@ mod tests {
         assert_eq!(choose(&["*;q=0"]), Encoding::Identity);
         assert_eq!(choose(&["*, br;q=0"]), Encoding::Gzip);
         assert_eq!(choose(&["br; q=0.0"]), Encoding::Identity);
+    }
+
+    #[test]
+    fn zstd_on_the_fly() {
+        let all = |v: &'static str| accepted(&[v]).choose_among(true, true, true);
+        assert_eq!(all("gzip, deflate, br, zstd"), Encoding::Br);
+        assert_eq!(all("gzip, zstd"), Encoding::Zstd);
+        assert_eq!(all("zstd;q=0.5, gzip"), Encoding::Gzip);
+        assert_eq!(all("br;q=0, zstd;q=0, gzip;q=0"), Encoding::Identity);
+        assert_eq!(all("*;q=0"), Encoding::Identity);
+        assert_eq!(all("identity"), Encoding::Identity);
+        // The siblings' choice never picks zstd.
+        assert_eq!(choose(&["zstd"]), Encoding::Identity);
     }
 
     #[test]

@@ -72,6 +72,7 @@ impl Stamp {
             Encoding::Identity => "",
             Encoding::Br => "-br",
             Encoding::Gzip => "-gz",
+            Encoding::Zstd => "-zst",
         };
         let tag = format!("\"{:x}-{h:016x}{suffix}\"", self.len);
         // Only hex digits, dashes and quotes: always a valid header value.
@@ -217,7 +218,7 @@ impl Entry {
         match encoding {
             Encoding::Br => self.br.as_ref().unwrap_or(&self.identity),
             Encoding::Gzip => self.gzip.as_ref().unwrap_or(&self.identity),
-            Encoding::Identity => &self.identity,
+            Encoding::Identity | Encoding::Zstd => &self.identity,
         }
     }
 
@@ -226,7 +227,7 @@ impl Entry {
         match encoding {
             Encoding::Br => self.br.unwrap_or(self.identity),
             Encoding::Gzip => self.gzip.unwrap_or(self.identity),
-            Encoding::Identity => self.identity,
+            Encoding::Identity | Encoding::Zstd => self.identity,
         }
     }
 

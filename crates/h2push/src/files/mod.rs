@@ -41,13 +41,15 @@
 //!   `Accept-Encoding` allows (highest q-value wins, br on ties, `q=0` refuses), with
 //!   `Content-Encoding` and `Vary: accept-encoding`. `x` itself must exist. A request with
 //!   `Range` always gets the identity file, so byte offsets mean what the client thinks.
+//!   A file without a sibling the client accepts is compressed on the fly by
+//!   `crate::compress`, in front of this service; this service never compresses.
 //! - **Ranges**: one range per request (206, or 416 with `bytes */len`); a request for several
 //!   ranges gets the whole file with 200. `If-Range` is honoured; HEAD ignores `Range`.
 //! - **Errors**: permission denied is 403; other I/O errors are 500 and logged with `tracing`.
 
 mod cache;
 mod conditional;
-mod encoding;
+pub(crate) mod encoding;
 mod entry;
 mod freshness;
 mod future;
