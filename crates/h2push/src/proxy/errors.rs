@@ -1,8 +1,8 @@
 //! What the proxy answers when the upstream does not.
 //!
 //! This module owns the mapping from an upstream failure to a status (refused, unreachable
-//! or a failed TLS handshake: 502; timed out: 504; too many requests in flight: 503) and the short plain-text body naming
-//! the cause. Logging the failure is the caller's business, as it knows the request.
+//! or a failed TLS handshake: 502; timed out: 504; too many requests in flight: 503) and the
+//! short plain-text body naming the cause. Logging the failure is the caller's business, as it knows the request.
 
 use std::error::Error as StdError;
 use std::fmt;
