@@ -3,10 +3,10 @@
 //! This module owns the connection to the upstream: hyper-util's pooled client with keep-alive
 //! and a connect timeout (HTTP/1.1, HTTP/2 with prior knowledge for h2c, or what ALPN picks
 //! over TLS; the transport itself is `transport.rs`), the limit on requests in flight per
-//! upstream, and [`UpstreamBody`], which streams the upstream's response to the client frame by frame
-//! (nothing buffered), fails when the upstream stalls past the read timeout or breaks off
-//! mid-body (so the client's stream is reset rather than silently truncated), and holds the
-//! in-flight permit until it ends. Headers and hints are the proxy service's business.
+//! upstream, and [`UpstreamBody`], which streams the upstream's response to the client
+//! frame by frame (nothing buffered), fails when the upstream stalls past the read timeout
+//! or breaks off mid-body (so the client's stream is reset rather than silently truncated),
+//! and holds the in-flight permit until it ends. Headers and hints are the proxy service's business.
 
 use std::future::Future;
 use std::pin::Pin;
