@@ -6,7 +6,8 @@
 //! upstream, and [`UpstreamBody`], which streams the upstream's response to the client
 //! frame by frame (nothing buffered), fails when the upstream stalls past the read timeout
 //! or breaks off mid-body (so the client's stream is reset rather than silently truncated),
-//! and holds the in-flight permit until it ends. Headers and hints are the proxy service's business.
+//! and holds the in-flight permit until it ends. Headers and hints are the proxy service's
+//! business.
 
 use std::future::Future;
 use std::pin::Pin;
