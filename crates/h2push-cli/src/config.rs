@@ -327,6 +327,9 @@ impl Config {
                 *p = base.join(&*p);
             }
         }
+        for section in &mut config.proxy {
+            section.resolve_paths(base);
+        }
         for p in [&mut config.root, &mut config.tls.cert, &mut config.tls.key]
             .into_iter()
             .flatten()
@@ -350,6 +353,7 @@ impl Config {
         if let Some(m) = &config.mercure {
             crate::mercure_args::check_section(m, text)?;
         }
+        crate::proxy::check_sections(&config.proxy, text)?;
         Ok(config)
     }
 }

@@ -40,8 +40,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Fetch a URL over HTTP/2 and show what the server pushes and early-hints.
     Probe(probe::ProbeArgs),
-    /// Put h2push in front of an HTTP/1.1 app: its Link preloads become pushes and 103s.
-    Proxy(proxy::ProxyArgs),
+    /// Put h2push in front of an app (http, h2c, https): its Link preloads become pushes and 103s.
+    Proxy(Box<proxy::ProxyArgs>),
     /// Write a self-signed development certificate (cert.pem, key.pem) to a directory.
     Cert(cert::CertArgs),
 }
@@ -53,7 +53,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Probe(args) => probe::run(args),
         Command::Cert(args) => cert::run(args),
-        Command::Proxy(args) => proxy::run(args),
+        Command::Proxy(args) => proxy::run(*args),
     };
     match result {
         Ok(code) => code,

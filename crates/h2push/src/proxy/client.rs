@@ -1,11 +1,13 @@
 //! The pooled upstream client and the streaming response body.
 //!
-//! This module owns the connection to the upstream: hyper-util's pooled HTTP/1.1 client with
-//! keep-alive and a connect timeout, the limit on requests in flight per upstream, and
-//! [`UpstreamBody`], which streams the upstream's response to the client frame by frame
-//! (nothing buffered), fails when the upstream stalls past the read timeout or breaks off
-//! mid-body (so the client's stream is reset rather than silently truncated), and holds the
-//! in-flight permit until it ends. Headers and hints are the proxy service's business.
+//! This module owns the connection to the upstream: hyper-util's pooled client with keep-alive
+//! and a connect timeout (HTTP/1.1, HTTP/2 with prior knowledge for h2c, or what ALPN picks
+//! over TLS; the transport itself is `transport.rs`), the limit on requests in flight per
+//! upstream, and [`UpstreamBody`], which streams the upstream's response to the client
+//! frame by frame (nothing buffered), fails when the upstream stalls past the read timeout
+//! or breaks off mid-body (so the client's stream is reset rather than silently truncated),
+//! and holds the in-flight permit until it ends. Headers and hints are the proxy service's
+//! business.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,37 +19,41 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 
 use super::errors::UpstreamError;
+use super::transport::{self, Connector, UpstreamTls};
 use crate::body::{Body, BoxError};
 
-/// One upstream's pool of HTTP/1.1 connections and its in-flight limit.
+/// How the client reaches one upstream.
+pub(crate) struct Transport<'a> {
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    /// HTTP/2 with prior knowledge (h2c) on a plain connection.
+    pub http2_only: bool,
+    pub tls: &'a UpstreamTls,
+}
+
+/// One upstream's pool of connections and its in-flight limit.
 #[derive(Clone)]
 pub(crate) struct UpstreamClient {
-    client: Client<HttpConnector, Body>,
+    client: Client<Connector, Body>,
     in_flight: Arc<Semaphore>,
     read_timeout: Duration,
 }
 
 impl UpstreamClient {
-    pub fn new(
-        connect_timeout: Duration,
-        read_timeout: Duration,
-        max_in_flight: usize,
-        idle_timeout: Duration,
-    ) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(connect_timeout));
-        connector.set_keepalive(Some(Duration::from_secs(60)));
+    pub fn new(transport: Transport<'_>, max_in_flight: usize, idle_timeout: Duration) -> Self {
+        let connector = transport::connector(transport.tls, transport.connect_timeout);
+        let read_timeout = transport.read_timeout;
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
             .pool_idle_timeout(idle_timeout)
+            .http2_only(transport.http2_only)
             .build(connector);
         UpstreamClient {
             client,

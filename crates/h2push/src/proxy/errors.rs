@@ -1,8 +1,8 @@
 //! What the proxy answers when the upstream does not.
 //!
-//! This module owns the mapping from an upstream failure to a status (refused or unreachable:
-//! 502; timed out: 504; too many requests in flight: 503) and the short plain-text body naming
-//! the cause. Logging the failure is the caller's business, as it knows the request.
+//! This module owns the mapping from an upstream failure to a status (refused, unreachable
+//! or a failed TLS handshake: 502; timed out: 504; too many requests in flight: 503) and the
+//! short plain-text body naming the cause. Logging the failure is the caller's business, as it knows the request.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -19,6 +19,9 @@ use crate::Body;
 pub enum UpstreamError {
     /// The upstream refused the connection or could not be reached.
     Connect(String),
+    /// The TLS handshake with an `https://` upstream failed (an untrusted certificate, a
+    /// name mismatch...); the text is rustls's.
+    Tls(String),
     /// Connecting took longer than the connect timeout.
     ConnectTimeout,
     /// The response head took longer than the read timeout.
@@ -39,7 +42,9 @@ impl UpstreamError {
     /// ```
     pub fn status(&self) -> StatusCode {
         match self {
-            UpstreamError::Connect(_) | UpstreamError::Broken(_) => StatusCode::BAD_GATEWAY,
+            UpstreamError::Connect(_) | UpstreamError::Broken(_) | UpstreamError::Tls(_) => {
+                StatusCode::BAD_GATEWAY
+            }
             UpstreamError::ConnectTimeout | UpstreamError::ReadTimeout => {
                 StatusCode::GATEWAY_TIMEOUT
             }
@@ -49,6 +54,9 @@ impl UpstreamError {
 
     /// Classifies an error of hyper-util's client.
     pub(crate) fn from_client(e: &hyper_util::client::legacy::Error) -> Self {
+        if let Some(tls) = tls_error(e) {
+            return UpstreamError::Tls(tls.to_string());
+        }
         if e.is_connect() {
             if has_timed_out(e) {
                 return UpstreamError::ConnectTimeout;
@@ -84,6 +92,7 @@ impl fmt::Display for UpstreamError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             UpstreamError::Connect(why) => write!(f, "connection failed ({why})"),
+            UpstreamError::Tls(why) => write!(f, "TLS handshake failed ({why})"),
             UpstreamError::ConnectTimeout => f.write_str("connect timed out"),
             UpstreamError::ReadTimeout => f.write_str("response timed out"),
             UpstreamError::Broken(why) => write!(f, "no complete response ({why})"),
@@ -108,6 +117,26 @@ fn has_timed_out(e: &(dyn StdError + 'static)) -> bool {
         cur = err.source();
     }
     false
+}
+
+/// The rustls error in `e`'s chain, if any (rustls's come wrapped in an `io::Error`).
+fn tls_error<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        // hyper-rustls wraps tokio-rustls's io::Error in another: unwrap them all.
+        let mut inner = err.downcast_ref::<io::Error>().and_then(|io| io.get_ref());
+        while let Some(i) = inner {
+            if let Some(tls) = i.downcast_ref::<rustls::Error>() {
+                return Some(tls);
+            }
+            inner = i.downcast_ref::<io::Error>().and_then(|io| io.get_ref());
+        }
+        cur = err.source();
+    }
+    None
 }
 
 /// The innermost error's message: "Connection refused (os error 111)" rather than

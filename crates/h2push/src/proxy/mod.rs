@@ -1,7 +1,8 @@
-//! Reverse proxy: h2push as the HTTP/2 front door of an existing HTTP/1.1 app.
+//! Reverse proxy: h2push as the HTTP/2 front door of an existing app.
 //!
 //! This module owns [`Proxy`], a tower service that forwards each request to one upstream over
-//! a pooled keep-alive HTTP/1.1 connection and streams both bodies without buffering. On the
+//! pooled keep-alive connections (HTTP/1.1; h2c with prior knowledge; or TLS, speaking what
+//! ALPN picks, h2 or HTTP/1.1: `transport.rs`) and streams both bodies without buffering. On the
 //! way it strips hop-by-hop fields and adds `Forwarded`/`X-Forwarded-*` (`headers.rs`),
 //! forwards the upstream's 103 Early Hints to the client as they arrive (and pushes what they
 //! preload), and remembers each route's hints (`route_hints.rs`) — its preload links and
@@ -22,6 +23,7 @@ mod head_scan;
 mod headers;
 mod route_hints;
 mod routes;
+mod transport;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -39,11 +41,13 @@ pub use client::UpstreamBody;
 pub use errors::UpstreamError;
 pub use headers::{strip_hop_by_hop, HostHeader};
 pub use routes::ProxyRoutes;
+pub use rustls_pki_types::ServerName;
+pub use transport::{CaFileError, UpstreamTls};
 
 use crate::body::Body;
 use crate::hints::{is_navigation, parse_links, Hint};
 use crate::{EarlyHints, PeerAddr, Protocol, PushError, Pusher};
-use client::UpstreamClient;
+use client::{Transport, UpstreamClient};
 use head_scan::HeadTap;
 use headers::ClientSide;
 use route_hints::RouteHints;
@@ -54,16 +58,26 @@ use route_hints::RouteHints;
 /// use h2push::proxy::ProxyConfig;
 /// let config = ProxyConfig::new("http://127.0.0.1:8000".parse().unwrap()).unwrap();
 /// assert_eq!(config.max_in_flight, 1024);
-/// assert!(ProxyConfig::new("https://example.com".parse().unwrap()).is_err());
+/// let h2c = ProxyConfig::new("h2c://127.0.0.1:8000".parse().unwrap()).unwrap();
+/// assert!(h2c.http2 && h2c.upstream.scheme_str() == Some("http"));
+/// assert!(ProxyConfig::new("https://example.com".parse().unwrap()).is_ok());
+/// assert!(ProxyConfig::new("ftp://example.com".parse().unwrap()).is_err());
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ProxyConfig {
-    /// `http://host:port[/base]`; a base path is prepended to every request's path.
+    /// `http://` or `https://host:port[/base]`; a base path is prepended to every request's
+    /// path. ([`ProxyConfig::new`] turns `h2c://` into `http://` with [`http2`](Self::http2).)
     pub upstream: Uri,
+    /// Speak HTTP/2 with prior knowledge (h2c) to an `http://` upstream. Default off. An
+    /// `https://` upstream needs no switch: ALPN offers h2 and http/1.1, and it picks.
+    pub http2: bool,
+    /// Trusted CAs, SNI name and the insecure switch for an `https://` upstream.
+    pub tls: UpstreamTls,
     /// Which `Host` the upstream sees (default: the client's).
     pub host: HostHeader,
-    /// Longest wait for a TCP connection to the upstream (504 after it). Default 5 s.
+    /// Longest wait for a TCP connection to the upstream (504 after it). Default 5 s. A TLS
+    /// handshake that hangs is bounded by the read timeout.
     pub connect_timeout: Duration,
     /// Longest wait for the response head, and between two reads of its body (504 before
     /// the head, a reset client stream after). Default 60 s, as nginx's `proxy_read_timeout`.
@@ -90,12 +104,16 @@ pub struct ProxyConfig {
 pub struct ProxyConfigError(String, &'static str);
 
 impl ProxyConfig {
-    /// A configuration for `upstream` with the defaults; the URI must be `http://host[:port]`
-    /// with an optional base path and no query.
+    /// A configuration for `upstream` with the defaults; the URI must be `http://`,
+    /// `https://` or `h2c://host[:port]` with an optional base path and no query.
     pub fn new(upstream: Uri) -> Result<Self, ProxyConfigError> {
         let err = |why| Err(ProxyConfigError(upstream.to_string(), why));
-        if upstream.scheme() != Some(&Scheme::HTTP) {
-            return err("only http:// upstreams are supported");
+        let http2 = upstream.scheme_str() == Some("h2c");
+        if !http2
+            && upstream.scheme() != Some(&Scheme::HTTP)
+            && upstream.scheme() != Some(&Scheme::HTTPS)
+        {
+            return err("the scheme must be http://, https:// or h2c://");
         }
         if upstream.authority().is_none() {
             return err("has no host");
@@ -103,8 +121,20 @@ impl ProxyConfig {
         if upstream.query().is_some() {
             return err("must not have a query");
         }
+        let upstream = if http2 {
+            let mut parts = upstream.clone().into_parts();
+            parts.scheme = Some(Scheme::HTTP);
+            match Uri::from_parts(parts) {
+                Ok(u) => u,
+                Err(_) => return err("invalid URL"),
+            }
+        } else {
+            upstream
+        };
         Ok(ProxyConfig {
             upstream,
+            http2,
+            tls: UpstreamTls::default(),
             host: HostHeader::Preserve,
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(60),
@@ -115,9 +145,41 @@ impl ProxyConfig {
             pool_idle_timeout: Duration::from_secs(90),
         })
     }
+
+    /// Whether the upstream is `https://`.
+    pub fn is_https(&self) -> bool {
+        self.upstream.scheme() == Some(&Scheme::HTTPS)
+    }
+
+    /// Refuses settings that contradict the scheme: TLS settings on a plain upstream, or
+    /// HTTP/2 prior knowledge on an https one (ALPN decides there).
+    ///
+    /// ```
+    /// use h2push::proxy::ProxyConfig;
+    /// let mut c = ProxyConfig::new("http://127.0.0.1:8000".parse().unwrap()).unwrap();
+    /// c.tls.insecure = true;
+    /// assert!(c.check().unwrap_err().to_string().contains("https://"));
+    /// ```
+    pub fn check(&self) -> Result<(), ProxyConfigError> {
+        let err = |why| Err(ProxyConfigError(self.upstream.to_string(), why));
+        let tls = &self.tls;
+        let tls_set = tls.ca.is_some() || tls.server_name.is_some() || tls.insecure;
+        if !self.is_https() && tls_set {
+            return err(
+                "a CA file, TLS server name or the insecure switch needs an https:// upstream",
+            );
+        }
+        if self.is_https() && self.http2 {
+            return err("HTTP/2 prior knowledge is for plain upstreams; over https ALPN picks h2");
+        }
+        if tls.insecure && tls.ca.is_some() {
+            return err("a CA file and the insecure switch together: choose one");
+        }
+        Ok(())
+    }
 }
 
-/// A reverse proxy to one HTTP/1.1 upstream, as a tower service.
+/// A reverse proxy to one upstream (HTTP/1.1, h2c or https), as a tower service.
 ///
 /// Wrap it in a [`HintLayer`](crate::hints::HintLayer) to push the upstream's
 /// `Link: rel=preload` resources, as nginx's `http2_push_preload` does.
@@ -175,16 +237,29 @@ impl Proxy {
             .cloned()
             .unwrap_or_else(|| Authority::from_static("127.0.0.1"));
         let base = upstream.path().trim_end_matches('/').to_owned();
+        let label = format!("{authority}{base}");
+        let https = config.is_https();
+        if https && config.tls.insecure {
+            tracing::warn!(
+                "upstream {label}: TLS certificate verification is OFF (insecure switch): \
+                 for self-signed development backends only"
+            );
+        }
+        let transport = Transport {
+            connect_timeout: config.connect_timeout,
+            read_timeout: config.read_timeout,
+            http2_only: config.http2 && !https,
+            tls: &config.tls,
+        };
         Proxy {
             shared: Arc::new(Shared {
-                scheme: Scheme::HTTP,
-                label: format!("{authority}{base}"),
+                scheme: if https { Scheme::HTTPS } else { Scheme::HTTP },
+                label,
                 authority,
                 base,
                 host: config.host,
                 client: UpstreamClient::new(
-                    config.connect_timeout,
-                    config.read_timeout,
+                    transport,
                     config.max_in_flight,
                     config.pool_idle_timeout,
                 ),
