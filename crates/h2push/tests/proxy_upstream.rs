@@ -422,13 +422,22 @@ async fn stalled_body_resets_after_the_read_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_max_in_flight_is_503() {
-    let up = raw_upstream(|_, mut tcp| async move {
-        tokio::time::sleep(Duration::from_millis(600)).await;
-        write(
-            &mut tcp,
-            b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow",
-        )
-        .await;
+    // The upstream holds every answer until the test lets it go, and says when the first
+    // request reached it: no sleep decides what is in flight.
+    let arrived = std::sync::Arc::new(tokio::sync::Notify::new());
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let (a, g) = (arrived.clone(), gate.clone());
+    let up = raw_upstream(move |_, mut tcp| {
+        let (a, g) = (a.clone(), g.clone());
+        async move {
+            a.notify_one();
+            let _open = g.acquire().await;
+            write(
+                &mut tcp,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow",
+            )
+            .await;
+        }
     })
     .await;
     let mut cfg = config(&up.url());
@@ -438,12 +447,17 @@ async fn over_max_in_flight_is_503() {
         let opts = srv.opts("/slow");
         tokio::spawn(async move { probe(&opts).await.unwrap() })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::timeout(Duration::from_secs(20), arrived.notified())
+        .await
+        .expect("the first request reached the upstream within 20 s");
     let busy = probe(&srv.opts("/")).await.unwrap();
     assert_eq!(
         busy.exchanges[0].response.status,
-        StatusCode::SERVICE_UNAVAILABLE
+        StatusCode::SERVICE_UNAVAILABLE,
+        "a second request while one is in flight: {:?}",
+        busy.exchanges[0].response
     );
+    gate.add_permits(16);
     let slow = slow.await.unwrap();
     assert_eq!(&slow.exchanges[0].response.body[..], b"slow");
     // The slot is free again once the slow response ended.
