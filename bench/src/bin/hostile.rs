@@ -3,11 +3,14 @@
 //! HTTP/2 connections throughout. Prints one Markdown table row: the server's reaction as the
 //! attacker saw it, the server's CPU seconds and RSS growth (from /proc of the PIDs given),
 //! the RSS a while after the attack's connections closed, and the bystander's success rate
-//! and p99.
+//! and p99. With `--warm N` the RSS before is read `--settle` seconds after N warm-up rounds
+//! (a fresh connection fetching the small file, another fetching the large one), not on the
+//! untouched server; with `--check-rss` the run fails (exit 3) unless the peak growth is at
+//! most 64 MiB and the RSS after at most 1.2 × the RSS before.
 //!
 //! ```text
 //! hostile --vector zero-window --tls 127.0.0.1:8443 --h2c 127.0.0.1:8080 --h1 127.0.0.1:8080 \
-//!   --pid 1234 --label h2push -n 32 --secs 10
+//!   --pid 1234 --label h2push -n 32 --secs 10 --warm 4 --check-rss
 //! ```
 
 use std::net::SocketAddr;
@@ -64,9 +67,18 @@ struct Args {
     /// Seconds the attack lasts.
     #[arg(long, default_value_t = 10)]
     secs: u64,
-    /// Seconds after the attack's connections are closed before RSS is read again.
+    /// Seconds after the attack's connections are closed before RSS is read again (and,
+    /// with `--warm`, after the warm-up before RSS is read the first time).
     #[arg(long, default_value_t = 3)]
     settle: u64,
+    /// Warm-up rounds before the RSS before is read: each fetches the small file and the
+    /// large one, each on a fresh TLS connection (0: read it on the untouched server).
+    #[arg(long, default_value_t = 0)]
+    warm: u32,
+    /// Fail (exit 3) unless the peak RSS growth is at most 64 MiB and the RSS after at most
+    /// 1.2 × the RSS before.
+    #[arg(long)]
+    check_rss: bool,
     #[arg(long, default_value = "/small.txt")]
     small: String,
     #[arg(long, default_value = "/big.bin")]
@@ -341,8 +353,14 @@ async fn attack_one(args: Arc<Args>, seen: Arc<Seen>, until: Instant) {
     drop(wr);
 }
 
-/// Fetches `path` on a fresh HTTP/2 connection; the time it took, if it worked.
+/// Fetches `path` on a fresh HTTP/2 connection within 2 s; the time it took, if it worked.
 async fn fetch(addr: SocketAddr, path: &str) -> Option<Duration> {
+    fetch_within(addr, path, Duration::from_secs(2)).await
+}
+
+/// Fetches `path` on a fresh HTTP/2 connection within `limit`; the time it took, if it
+/// worked.
+async fn fetch_within(addr: SocketAddr, path: &str, limit: Duration) -> Option<Duration> {
     let t0 = Instant::now();
     let run = async {
         let io = tls_connect(addr, &[b"h2"]).await.ok()?;
@@ -362,11 +380,15 @@ async fn fetch(addr: SocketAddr, path: &str) -> Option<Duration> {
         driver.abort();
         ok.then_some(())
     };
-    match tokio::time::timeout(Duration::from_secs(2), run).await {
+    match tokio::time::timeout(limit, run).await {
         Ok(Some(())) => Some(t0.elapsed()),
         _ => None,
     }
 }
+
+/// The bounds `--check-rss` holds the server to.
+const MAX_GROWTH_MIB: f64 = 64.0;
+const MAX_AFTER_RATIO: f64 = 1.2;
 
 fn proc_cpu_secs(pids: &[u32]) -> f64 {
     let tick = 100.0; // USER_HZ on Linux
@@ -395,6 +417,16 @@ fn proc_rss_mib(pids: &[u32]) -> f64 {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args = Arc::new(Args::parse());
+    if args.warm > 0 {
+        for _ in 0..args.warm {
+            let small = fetch(args.tls, &args.small).await;
+            let big = fetch_within(args.tls, &args.big, Duration::from_secs(20)).await;
+            if small.is_none() || big.is_none() {
+                eprintln!("hostile: a warm-up fetch failed");
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(args.settle)).await;
+    }
     let (cpu0, rss0) = (proc_cpu_secs(&args.pid), proc_rss_mib(&args.pid));
     let started = Instant::now();
     let until = started + Duration::from_secs(args.secs);
@@ -468,4 +500,22 @@ async fn main() {
         100.0 * times.len() as f64 / total.max(1) as f64,
         p99
     );
+    if args.check_rss {
+        let growth = peak_rss - rss0;
+        let bound = MAX_AFTER_RATIO * rss0;
+        let verdict = |ok: bool| if ok { "ok" } else { "FAILED" };
+        let (growth_ok, after_ok) = (growth <= MAX_GROWTH_MIB, rss_after <= bound);
+        eprintln!(
+            "{:?} {}: RSS peak {growth:+.1} MiB (at most +{MAX_GROWTH_MIB}): {}; \
+             {} s after {rss_after:.1} MiB (at most {MAX_AFTER_RATIO} × {rss0:.1} = {bound:.1}): {}",
+            args.vector,
+            args.label,
+            verdict(growth_ok),
+            args.settle,
+            verdict(after_ok),
+        );
+        if !(growth_ok && after_ok) {
+            std::process::exit(3);
+        }
+    }
 }
