@@ -8,11 +8,11 @@
 # Both servers get the same short deadlines (idle 3 s, handshake/header 3 s, body/send 5 s)
 # and ~1,000 connections at most. Per vector and server it prints the reaction the attacker
 # saw, the server's CPU seconds and peak RSS growth during the attack, its RSS before → after
-# (zero-window: before is read 60 s after 4 warm-up fetches of the small and the large file,
+# (zero-window: before is read 60 s after a warm-up of 4 such connections with 4 streams each,
 # after 60 s after the attack; the others: before on the fresh server, after 3 s after), and
 # a bystander's success rate and p99 (a fresh HTTP/2 connection fetching a small file every
 # 50 ms). h2push's zero-window row must show RSS growth ≤ 64 MiB and after ≤ 1.2 × before,
-# or the script exits 1 (--quick: 10 s instead of 60). Installs nginx with apt if missing;
+# or the script exits 1 (--quick: 30 s instead of 60). Installs nginx with apt if missing;
 # everything runs from a temp dir and every PID it starts is stopped on exit.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,7 +24,7 @@ while (($#)); do
   case $1 in
   --only) only=$2; shift 2 ;;
   --servers) servers=$2; shift 2 ;;
-  --quick) settle_zw=10; shift ;;
+  --quick) settle_zw=30; shift ;;
   *) sed -n '2,17p' "$0" >&2; exit 2 ;;
   esac
 done

@@ -3,9 +3,9 @@
 //! HTTP/2 connections throughout. Prints one Markdown table row: the server's reaction as the
 //! attacker saw it, the server's CPU seconds and RSS growth (from /proc of the PIDs given),
 //! the RSS a while after the attack's connections closed, and the bystander's success rate
-//! and p99. With `--warm N` the RSS before is read `--settle` seconds after N warm-up rounds
-//! (a fresh connection fetching the small file, another fetching the large one), not on the
-//! untouched server; with `--check-rss` the run fails (exit 3) unless the peak growth is at
+//! and p99. With `--warm N` the RSS before is read `--settle` seconds after a warm-up (N
+//! connections playing the same vector with at most 4 streams each for at most 10 s, then N
+//! fetches of the small file), not on the untouched server; with `--check-rss` the run fails (exit 3) unless the peak growth is at
 //! most 64 MiB and the RSS after at most 1.2 × the RSS before.
 //!
 //! ```text
@@ -71,8 +71,9 @@ struct Args {
     /// with `--warm`, after the warm-up before RSS is read the first time).
     #[arg(long, default_value_t = 3)]
     settle: u64,
-    /// Warm-up rounds before the RSS before is read: each fetches the small file and the
-    /// large one, each on a fresh TLS connection (0: read it on the untouched server).
+    /// Warm-up connections before the RSS before is read: each plays the vector with at
+    /// most 4 streams for at most 10 s, then fetches the small file on a fresh connection
+    /// (0: read it on the untouched server).
     #[arg(long, default_value_t = 0)]
     warm: u32,
     /// Fail (exit 3) unless the peak RSS growth is at most 64 MiB and the RSS after at most
@@ -220,8 +221,9 @@ async fn watch_frames(
     }
 }
 
-/// Opens one attacking connection and plays `vector` on it until `until`.
-async fn attack_one(args: Arc<Args>, seen: Arc<Seen>, until: Instant) {
+/// Opens one attacking connection and plays `vector` on it until `until` (zero-window: with
+/// `streams` streams).
+async fn attack_one(args: Arc<Args>, seen: Arc<Seen>, streams: u32, until: Instant) {
     let t0 = Instant::now();
     let v = args.vector;
     let io: Io = match v {
@@ -277,7 +279,7 @@ async fn attack_one(args: Arc<Args>, seen: Arc<Seen>, until: Instant) {
             }
             Vector::ZeroWindow => {
                 hello.extend(settings(&[(0x4, 0)]));
-                for i in 0..args.streams {
+                for i in 0..streams {
                     hello.extend(frame(0x1, 0x5, 1 + 2 * i, &get_block(&args.big)));
                 }
                 wr.write_all(&hello).await?;
@@ -353,14 +355,8 @@ async fn attack_one(args: Arc<Args>, seen: Arc<Seen>, until: Instant) {
     drop(wr);
 }
 
-/// Fetches `path` on a fresh HTTP/2 connection within 2 s; the time it took, if it worked.
+/// Fetches `path` on a fresh HTTP/2 connection; the time it took, if it worked.
 async fn fetch(addr: SocketAddr, path: &str) -> Option<Duration> {
-    fetch_within(addr, path, Duration::from_secs(2)).await
-}
-
-/// Fetches `path` on a fresh HTTP/2 connection within `limit`; the time it took, if it
-/// worked.
-async fn fetch_within(addr: SocketAddr, path: &str, limit: Duration) -> Option<Duration> {
     let t0 = Instant::now();
     let run = async {
         let io = tls_connect(addr, &[b"h2"]).await.ok()?;
@@ -380,11 +376,15 @@ async fn fetch_within(addr: SocketAddr, path: &str, limit: Duration) -> Option<D
         driver.abort();
         ok.then_some(())
     };
-    match tokio::time::timeout(limit, run).await {
+    match tokio::time::timeout(Duration::from_secs(2), run).await {
         Ok(Some(())) => Some(t0.elapsed()),
         _ => None,
     }
 }
+
+/// Each warm-up connection's streams (zero-window) and how long it may last.
+const WARM_STREAMS: u32 = 4;
+const WARM_SECS: u64 = 10;
 
 /// The bounds `--check-rss` holds the server to.
 const MAX_GROWTH_MIB: f64 = 64.0;
@@ -418,10 +418,22 @@ fn proc_rss_mib(pids: &[u32]) -> f64 {
 async fn main() {
     let args = Arc::new(Args::parse());
     if args.warm > 0 {
+        // The same attack in small, then the bystander's request, so that what the first
+        // such connections allocate for good (TLS and runtime state, code paged in) is in
+        // the RSS before.
+        let until = Instant::now() + Duration::from_secs(WARM_SECS);
+        let seen = Arc::new(Seen::default());
+        let warm: Vec<_> = (0..args.warm)
+            .map(|_| {
+                let streams = args.streams.min(WARM_STREAMS);
+                tokio::spawn(attack_one(args.clone(), seen.clone(), streams, until))
+            })
+            .collect();
+        for w in warm {
+            let _ = w.await;
+        }
         for _ in 0..args.warm {
-            let small = fetch(args.tls, &args.small).await;
-            let big = fetch_within(args.tls, &args.big, Duration::from_secs(20)).await;
-            if small.is_none() || big.is_none() {
+            if fetch(args.tls, &args.small).await.is_none() {
                 eprintln!("hostile: a warm-up fetch failed");
             }
         }
@@ -464,7 +476,12 @@ async fn main() {
     let mut attackers = Vec::new();
     let mut peak_rss = rss0;
     for i in 0..args.n {
-        attackers.push(tokio::spawn(attack_one(args.clone(), seen.clone(), until)));
+        attackers.push(tokio::spawn(attack_one(
+            args.clone(),
+            seen.clone(),
+            args.streams,
+            until,
+        )));
         if i % 50 == 49 {
             tokio::time::sleep(Duration::from_millis(20)).await;
             peak_rss = peak_rss.max(proc_rss_mib(&args.pid));

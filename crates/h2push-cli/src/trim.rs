@@ -44,7 +44,10 @@ struct Trims {
 
 impl Trims {
     fn new(open: usize) -> Self {
-        Trims { last: open, again: None }
+        Trims {
+            last: open,
+            again: None,
+        }
     }
 
     /// Takes the count seen at `now`; whether to trim.
@@ -98,7 +101,10 @@ mod tests {
         assert!(t.look(3, at(10)), "a fall trims");
         assert!(!t.look(3, at(15)));
         assert!(t.look(0, at(20)), "a further fall trims");
-        assert!(!t.look(0, at(30)), "not before AGAIN_AFTER from the last trim");
+        assert!(
+            !t.look(0, at(30)),
+            "not before AGAIN_AFTER from the last trim"
+        );
         assert!(t.look(0, at(35)), "once more after AGAIN_AFTER");
         assert!(!t.look(0, at(50)), "only once");
         assert!(!t.look(0, at(500)));

@@ -55,13 +55,9 @@ pub const BLOCKING_THREADS: usize = 8;
 /// [`BLOCKING_THREADS`] blocking threads. [`ServerBuilder::threads`] runs the extra threads
 /// on these; run [`Server::serve`] on one too to get the same bound on the first.
 pub fn runtime() -> io::Result<tokio::runtime::Runtime> {
-    let blocking = std::env::var("H2PUSH_EXP_BLOCKING")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(BLOCKING_THREADS);
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .max_blocking_threads(blocking)
+        .max_blocking_threads(BLOCKING_THREADS)
         .build()
 }
 
