@@ -8,9 +8,12 @@
 # Both servers get the same short deadlines (idle 3 s, handshake/header 3 s, body/send 5 s)
 # and ~1,000 connections at most. Per vector and server it prints the reaction the attacker
 # saw, the server's CPU seconds and peak RSS growth during the attack, its RSS before → after
-# (60 s after the zero-window attack, 3 s after the others), and a bystander's success rate
-# and p99 (a fresh HTTP/2 connection fetching a small file every 50 ms). Installs nginx with
-# apt if missing; everything runs from a temp dir and every PID it starts is stopped on exit.
+# (zero-window: before is read 60 s after a warm-up of 4 such connections with 4 streams each,
+# after 60 s after the attack; the others: before on the fresh server, after 3 s after), and
+# a bystander's success rate and p99 (a fresh HTTP/2 connection fetching a small file every
+# 50 ms). h2push's zero-window row must show RSS growth ≤ 64 MiB and after ≤ 1.2 × before,
+# or the script exits 1 (--quick: 30 s instead of 60). Installs nginx with apt if missing;
+# everything runs from a temp dir and every PID it starts is stopped on exit.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -21,8 +24,8 @@ while (($#)); do
   case $1 in
   --only) only=$2; shift 2 ;;
   --servers) servers=$2; shift 2 ;;
-  --quick) settle_zw=10; shift ;;
-  *) sed -n '2,14p' "$0" >&2; exit 2 ;;
+  --quick) settle_zw=30; shift ;;
+  *) sed -n '2,17p' "$0" >&2; exit 2 ;;
   esac
 done
 
@@ -107,7 +110,7 @@ EOF
 vector_args() { # VECTOR -> n and seconds
   case $1 in
   silent | exhaust-under) echo "-n 900 --secs 10" ;;
-  zero-window) echo "-n 32 --streams 128 --secs 10 --settle $settle_zw" ;;
+  zero-window) echo "-n 32 --streams 128 --secs 10 --warm 4 --settle $settle_zw" ;;
   exhaust) echo "-n 1500 --secs 10" ;;
   slow-tls | slow-preface | slow-h1 | slow-h2c) echo "-n 900 --secs 10" ;;
   *) echo "-n 4 --secs 6" ;;
@@ -118,18 +121,32 @@ echo "# bench/hostile.sh, $(nproc) cores, $(date -u +%F), nginx $("$nginx_bin" -
 echo
 echo "| vector | server | reaction (attacker's view) | CPU s | RSS peak +MiB | RSS MiB before → after | bystander ok | p99 ms |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+failed=0
 for v in $only; do
   for s in $servers; do
     "start_$s"
     pid_args=()
     for p in $server_pids; do pid_args+=(--pid "$p"); done
+    check=()
+    if [[ $v == zero-window && $s == h2push ]]; then check=(--check-rss); fi
+    rc=0
     # shellcheck disable=SC2046
-    timeout 150 "$hostile" --vector "$v" --label "$s" --tls "127.0.0.1:$tls" \
-      --h2c "127.0.0.1:$h2c" --h1 "127.0.0.1:$h1" "${pid_args[@]}" $(vector_args "$v") ||
-      echo "| $v | $s | (client failed) | | | | | |"
+    timeout 200 "$hostile" --vector "$v" --label "$s" --tls "127.0.0.1:$tls" \
+      --h2c "127.0.0.1:$h2c" --h1 "127.0.0.1:$h1" "${pid_args[@]}" $(vector_args "$v") \
+      "${check[@]}" 2>>"$run/checks" || rc=$?
+    case $rc in
+    0) ;;
+    3) failed=1 ;;
+    *) echo "| $v | $s | (client failed) | | | | | |" ;;
+    esac
     if ! kill -0 "${pids[-1]}" 2>/dev/null; then echo "| $v | $s | SERVER DIED | | | | | |"; fi
     kill "${pids[-1]}" 2>/dev/null || true
     wait "${pids[-1]}" 2>/dev/null || true
     unset 'pids[-1]'
   done
 done
+if [[ -s $run/checks ]]; then
+  echo
+  sed 's/^/    /' "$run/checks"
+fi
+exit "$failed"

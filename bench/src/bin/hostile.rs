@@ -3,11 +3,14 @@
 //! HTTP/2 connections throughout. Prints one Markdown table row: the server's reaction as the
 //! attacker saw it, the server's CPU seconds and RSS growth (from /proc of the PIDs given),
 //! the RSS a while after the attack's connections closed, and the bystander's success rate
-//! and p99.
+//! and p99. With `--warm N` the RSS before is read `--settle` seconds after a warm-up (N
+//! connections playing the same vector with at most 4 streams each for at most 10 s, then N
+//! fetches of the small file), not on the untouched server; with `--check-rss` the run fails (exit 3) unless the peak growth is at
+//! most 64 MiB and the RSS after at most 1.2 × the RSS before.
 //!
 //! ```text
 //! hostile --vector zero-window --tls 127.0.0.1:8443 --h2c 127.0.0.1:8080 --h1 127.0.0.1:8080 \
-//!   --pid 1234 --label h2push -n 32 --secs 10
+//!   --pid 1234 --label h2push -n 32 --secs 10 --warm 4 --check-rss
 //! ```
 
 use std::net::SocketAddr;
@@ -64,9 +67,19 @@ struct Args {
     /// Seconds the attack lasts.
     #[arg(long, default_value_t = 10)]
     secs: u64,
-    /// Seconds after the attack's connections are closed before RSS is read again.
+    /// Seconds after the attack's connections are closed before RSS is read again (and,
+    /// with `--warm`, after the warm-up before RSS is read the first time).
     #[arg(long, default_value_t = 3)]
     settle: u64,
+    /// Warm-up connections before the RSS before is read: each plays the vector with at
+    /// most 4 streams for at most 10 s, then fetches the small file on a fresh connection
+    /// (0: read it on the untouched server).
+    #[arg(long, default_value_t = 0)]
+    warm: u32,
+    /// Fail (exit 3) unless the peak RSS growth is at most 64 MiB and the RSS after at most
+    /// 1.2 × the RSS before.
+    #[arg(long)]
+    check_rss: bool,
     #[arg(long, default_value = "/small.txt")]
     small: String,
     #[arg(long, default_value = "/big.bin")]
@@ -208,8 +221,9 @@ async fn watch_frames(
     }
 }
 
-/// Opens one attacking connection and plays `vector` on it until `until`.
-async fn attack_one(args: Arc<Args>, seen: Arc<Seen>, until: Instant) {
+/// Opens one attacking connection and plays `vector` on it until `until` (zero-window: with
+/// `streams` streams).
+async fn attack_one(args: Arc<Args>, seen: Arc<Seen>, streams: u32, until: Instant) {
     let t0 = Instant::now();
     let v = args.vector;
     let io: Io = match v {
@@ -265,7 +279,7 @@ async fn attack_one(args: Arc<Args>, seen: Arc<Seen>, until: Instant) {
             }
             Vector::ZeroWindow => {
                 hello.extend(settings(&[(0x4, 0)]));
-                for i in 0..args.streams {
+                for i in 0..streams {
                     hello.extend(frame(0x1, 0x5, 1 + 2 * i, &get_block(&args.big)));
                 }
                 wr.write_all(&hello).await?;
@@ -368,6 +382,14 @@ async fn fetch(addr: SocketAddr, path: &str) -> Option<Duration> {
     }
 }
 
+/// Each warm-up connection's streams (zero-window) and how long it may last.
+const WARM_STREAMS: u32 = 4;
+const WARM_SECS: u64 = 10;
+
+/// The bounds `--check-rss` holds the server to.
+const MAX_GROWTH_MIB: f64 = 64.0;
+const MAX_AFTER_RATIO: f64 = 1.2;
+
 fn proc_cpu_secs(pids: &[u32]) -> f64 {
     let tick = 100.0; // USER_HZ on Linux
     pids.iter()
@@ -395,6 +417,28 @@ fn proc_rss_mib(pids: &[u32]) -> f64 {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args = Arc::new(Args::parse());
+    if args.warm > 0 {
+        // The same attack in small, then the bystander's request, so that what the first
+        // such connections allocate for good (TLS and runtime state, code paged in) is in
+        // the RSS before.
+        let until = Instant::now() + Duration::from_secs(WARM_SECS);
+        let seen = Arc::new(Seen::default());
+        let warm: Vec<_> = (0..args.warm)
+            .map(|_| {
+                let streams = args.streams.min(WARM_STREAMS);
+                tokio::spawn(attack_one(args.clone(), seen.clone(), streams, until))
+            })
+            .collect();
+        for w in warm {
+            let _ = w.await;
+        }
+        for _ in 0..args.warm {
+            if fetch(args.tls, &args.small).await.is_none() {
+                eprintln!("hostile: a warm-up fetch failed");
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(args.settle)).await;
+    }
     let (cpu0, rss0) = (proc_cpu_secs(&args.pid), proc_rss_mib(&args.pid));
     let started = Instant::now();
     let until = started + Duration::from_secs(args.secs);
@@ -432,7 +476,12 @@ async fn main() {
     let mut attackers = Vec::new();
     let mut peak_rss = rss0;
     for i in 0..args.n {
-        attackers.push(tokio::spawn(attack_one(args.clone(), seen.clone(), until)));
+        attackers.push(tokio::spawn(attack_one(
+            args.clone(),
+            seen.clone(),
+            args.streams,
+            until,
+        )));
         if i % 50 == 49 {
             tokio::time::sleep(Duration::from_millis(20)).await;
             peak_rss = peak_rss.max(proc_rss_mib(&args.pid));
@@ -468,4 +517,22 @@ async fn main() {
         100.0 * times.len() as f64 / total.max(1) as f64,
         p99
     );
+    if args.check_rss {
+        let growth = peak_rss - rss0;
+        let bound = MAX_AFTER_RATIO * rss0;
+        let verdict = |ok: bool| if ok { "ok" } else { "FAILED" };
+        let (growth_ok, after_ok) = (growth <= MAX_GROWTH_MIB, rss_after <= bound);
+        eprintln!(
+            "{:?} {}: RSS peak {growth:+.1} MiB (at most +{MAX_GROWTH_MIB}): {}; \
+             {} s after {rss_after:.1} MiB (at most {MAX_AFTER_RATIO} × {rss0:.1} = {bound:.1}): {}",
+            args.vector,
+            args.label,
+            verdict(growth_ok),
+            args.settle,
+            verdict(after_ok),
+        );
+        if !(growth_ok && after_ok) {
+            std::process::exit(3);
+        }
+    }
 }

@@ -138,9 +138,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     }
 
     // One single-threaded runtime per serving thread (the server starts the others).
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = h2push::server::runtime()?;
     runtime.block_on(async {
         let server = builder.build()?;
         // Listen for SIGINT/SIGTERM before announcing the server: a signal sent as soon as

@@ -44,6 +44,23 @@ pub enum ServerError {
     NoAddress,
 }
 
+/// How many threads each serving thread's runtime may start for blocking work (opening,
+/// stat-ing and reading files). tokio's default, 512, lets 4,096 requests for a large file
+/// arriving at once start 1,024 threads on two serving threads (+40 MiB of stacks and
+/// allocator state, and fragmented heaps after they exit); a file operation takes
+/// microseconds from the page cache, so a few threads per serving thread keep up.
+pub const BLOCKING_THREADS: usize = 8;
+
+/// The runtime of a serving thread: current-thread, every driver, at most
+/// [`BLOCKING_THREADS`] blocking threads. [`ServerBuilder::threads`] runs the extra threads
+/// on these; run [`Server::serve`] on one too to get the same bound on the first.
+pub fn runtime() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .build()
+}
+
 /// Builds a [`Server`]: addresses, TLS, limits.
 ///
 /// ```no_run
@@ -343,10 +360,7 @@ impl Server {
             let spawned = std::thread::Builder::new()
                 .name(format!("h2push-{}", i + 1))
                 .spawn(move || {
-                    match tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                    {
+                    match runtime() {
                         Ok(rt) => rt.block_on(serve_set(set, tls, svc, limits, slots, asked)),
                         Err(e) => tracing::error!("cannot start a serving thread's runtime: {e}"),
                     }
