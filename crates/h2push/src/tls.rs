@@ -319,6 +319,13 @@ impl TlsIdentity {
             .with_single_cert(self.chain.clone(), self.key.clone_key())
             .map_err(config_err)?;
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        // Stateless resumption tickets (as nginx and h2o send by default): the session lives
+        // in the ticket the client keeps, encrypted under a key rustls rotates, instead of in
+        // a server-side cache. Resumption works on every serving thread, and a flood of new
+        // connections leaves no per-session entries behind: those entries, made while an
+        // attack's streams filled the heap, kept ~1 MiB of freed pages from being returned
+        // (`docs/benchmarks.md`, "Hostile clients").
+        config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(config_err)?;
         Ok(Arc::new(config))
     }
 }

@@ -57,6 +57,55 @@ async fn dev_certificate_is_valid_for_its_names() {
     assert!(err.contains("invalid peer certificate"), "{err}");
 }
 
+/// The server resumes sessions from stateless tickets: a second connection of a client that
+/// kept the first one's ticket is a resumed handshake, and the server keeps no session state.
+#[tokio::test]
+async fn sessions_resume_from_stateless_tickets() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let id = TlsIdentity::generate_dev().unwrap();
+    let server = id.server_config(&[b"h2"]).unwrap();
+    assert!(server.ticketer.enabled(), "tickets are stateless");
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(id.cert_chain()[0].clone()).unwrap();
+    let client = Arc::new(
+        rustls::ClientConfig::builder_with_provider(ring())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    );
+    let acceptor = tokio_rustls::TlsAcceptor::from(server);
+    let connector = tokio_rustls::TlsConnector::from(client);
+    let mut kinds = Vec::new();
+    for _ in 0..2 {
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let name = ServerName::try_from("localhost").unwrap();
+        let (client, server) = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            tokio::join!(
+                connector.connect(name, client_io),
+                acceptor.accept(server_io)
+            )
+        })
+        .await
+        .expect("handshake hung");
+        let (mut client, mut server) = (client.unwrap(), server.unwrap());
+        // The tickets follow the handshake: read a byte so the client takes them in.
+        server.write_all(b"x").await.unwrap();
+        server.flush().await.unwrap();
+        let mut byte = [0u8; 1];
+        client.read_exact(&mut byte).await.unwrap();
+        kinds.push(client.get_ref().1.handshake_kind());
+    }
+    assert_eq!(
+        kinds,
+        [
+            Some(rustls::HandshakeKind::Full),
+            Some(rustls::HandshakeKind::Resumed)
+        ],
+        "the second connection resumes the first one's session"
+    );
+}
+
 #[test]
 fn server_config_advertises_the_given_alpn() {
     let id = TlsIdentity::generate_dev().unwrap();
