@@ -70,6 +70,16 @@ pub struct Promise {
     pub headers: HeaderMap,
 }
 
+/// The request fields a pushed response is produced with, copied from its parent, so that
+/// the service answers the push as it would answer the browser (encoding, language, session).
+pub(crate) const INHERITED: [http::HeaderName; 5] = [
+    http::header::ACCEPT_ENCODING,
+    http::header::ACCEPT_LANGUAGE,
+    http::header::USER_AGENT,
+    http::header::COOKIE,
+    http::header::AUTHORIZATION,
+];
+
 /// The HTTP/2 side of a push: implemented by the connection driver for one parent stream.
 pub(crate) trait PushStream: Send + Sync {
     /// The parent request's scheme and authority; a promise must repeat them (RFC 9113 §8.4.1).

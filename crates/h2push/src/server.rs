@@ -19,7 +19,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::conn::cork::Corked;
 use crate::conn::slots::{Slot, Slots};
 use crate::conn::sniff::{sniff, Sniffed};
-use crate::conn::{h1, h2, ConnInfo, HttpService, Limits};
+use crate::conn::{engine, h1, h2, ConnInfo, HttpService, Limits};
 
 pub use crate::conn::slots::ConnStats;
 
@@ -520,7 +520,11 @@ async fn serve_connection<S: HttpService>(
                 () = slot.evicted() => return,
             };
             if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
-                h2::serve(stream, cork, svc, info, limits, shutdown, &slot).await
+                if engine::selected() {
+                    engine::serve(stream, svc, info, limits, shutdown, &slot).await
+                } else {
+                    h2::serve(stream, cork, svc, info, limits, shutdown, &slot).await
+                }
             } else {
                 h1::serve(stream, cork, svc, info, limits, shutdown, slot).await
             }
@@ -531,6 +535,9 @@ async fn serve_connection<S: HttpService>(
                 () = slot.evicted() => return,
             };
             match sniffed {
+                Ok((Sniffed::H2c, io)) if engine::selected() => {
+                    engine::serve(io, svc, info, limits, shutdown, &slot).await
+                }
                 Ok((Sniffed::H2c, io)) => {
                     let io = Corked::new(io);
                     let cork = io.cork();

@@ -374,6 +374,16 @@ impl Connection {
         self.goaway_sent = true;
     }
 
+    /// Starts a graceful shutdown (§6.8): a GOAWAY(NO_ERROR) naming the largest stream id, so
+    /// requests already on their way are still accepted, and a PING whose ACK tells that
+    /// the client has seen it. Send the final [`Connection::goaway`] after the ACK (or a
+    /// deadline).
+    pub fn goaway_graceful(&mut self, ping: [u8; 8]) {
+        self.encoder
+            .goaway(self.out.buf(), StreamId::MAX, Reason::NO_ERROR, b"");
+        self.encoder.ping(self.out.buf(), ping);
+    }
+
     /// The request body of `stream` is not wanted: once the response is written (now, if
     /// it is), the rest of the body is read and discarded until `deadline` (or a byte
     /// bound, [`state::Config`]), then the stream is reset with NO_ERROR — so the client

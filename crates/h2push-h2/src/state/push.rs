@@ -107,6 +107,17 @@ impl Streams {
         self.peer_enable_push && self.goaway_received.is_none()
     }
 
+    /// Whether the client allows pushes (its SETTINGS_ENABLE_PUSH, §6.5.2), GOAWAY aside.
+    pub fn peer_enables_push(&self) -> bool {
+        self.peer_enable_push
+    }
+
+    /// The client's SETTINGS_MAX_CONCURRENT_STREAMS, which bounds our pushed streams
+    /// (§5.1.2), once it has said one.
+    pub fn peer_max_concurrent_streams(&self) -> Option<u32> {
+        self.peer_max_concurrent
+    }
+
     /// Whether a promised stream may be started now: the pushed streams open are below the
     /// client's SETTINGS_MAX_CONCURRENT_STREAMS (§5.1.2).
     pub fn can_start_push(&self) -> bool {

@@ -10,6 +10,8 @@
 
 pub(crate) mod access_log;
 pub(crate) mod cork;
+pub(crate) mod engine;
+pub(crate) mod flood;
 pub(crate) mod h1;
 pub(crate) mod h2;
 pub(crate) mod hop_by_hop;
@@ -19,9 +21,12 @@ pub(crate) mod sniff;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::{Context, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::uri::Authority;
 use http::{Request, Response};
 use tower::ServiceExt;
 
@@ -208,4 +213,41 @@ pub(crate) fn internal_error() -> Response<Body> {
     let mut res = Response::new(Body::from("internal server error\n"));
     *res.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
     res
+}
+
+/// A waker that does nothing (std's `Waker::noop` needs Rust 1.85; this crate supports 1.80).
+fn noop_waker() -> &'static Waker {
+    struct Noop;
+    impl std::task::Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+    static NOOP: std::sync::OnceLock<Waker> = std::sync::OnceLock::new();
+    NOOP.get_or_init(|| Waker::from(Arc::new(Noop)))
+}
+
+/// Runs `fut` to its end right here if it never has to wait (a cached file, a page computed
+/// at once), which keeps its frames in the current batch and saves a task; otherwise hands it
+/// to a task of its own.
+///
+/// The first poll uses a no-op waker: a future that returns `Pending` is polled again at once
+/// by its new task, which registers the task's real waker.
+pub(crate) fn run_or_spawn<F>(fut: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let mut fut = Box::pin(fut);
+    let mut cx = Context::from_waker(noop_waker());
+    if fut.as_mut().poll(&mut cx).is_pending() {
+        tokio::spawn(fut);
+    }
+}
+
+/// The authority of a request that named none (neither `:authority` nor `Host`).
+pub(crate) fn local_authority(local: std::net::SocketAddr) -> Authority {
+    // Only reached when the client sent neither :authority nor Host; a SocketAddr always
+    // parses as an authority.
+    local
+        .to_string()
+        .parse()
+        .unwrap_or_else(|_| Authority::from_static("localhost"))
 }

@@ -10,7 +10,6 @@
 //! request bodies are [`recv`]'s.
 
 mod client_settings;
-mod flood;
 mod recv;
 mod send;
 mod stream;
@@ -19,7 +18,7 @@ use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -33,7 +32,7 @@ use tokio::time::Instant;
 
 use super::cork::Cork;
 use super::slots::Slot;
-use super::{ConnInfo, HttpService, Limits};
+use super::{run_or_spawn, ConnInfo, HttpService, Limits};
 use crate::push::PushBook;
 use crate::server::ShutdownSignal;
 
@@ -210,7 +209,8 @@ pub(crate) async fn serve<IO, S>(
         .initial_window_size(1024 * 1024)
         .initial_connection_window_size(4 * 1024 * 1024);
     let push_book = Arc::new(PushBook::new());
-    let io = flood::FloodGuard::new(client_settings::ClientSettings::new(io, push_book.clone()));
+    let io =
+        super::flood::FloodGuard::new(client_settings::ClientSettings::new(io, push_book.clone()));
     let handshake = tokio::time::timeout(limits.preface_timeout, builder.handshake(io));
     let mut h2 = tokio::select! {
         r = handshake => match r {
@@ -413,37 +413,10 @@ enum Closing {
     Final,
 }
 
-/// A waker that does nothing (std's `Waker::noop` needs Rust 1.85; this crate supports 1.80).
-fn noop_waker() -> &'static Waker {
-    struct Noop;
-    impl std::task::Wake for Noop {
-        fn wake(self: Arc<Self>) {}
-    }
-    static NOOP: std::sync::OnceLock<Waker> = std::sync::OnceLock::new();
-    NOOP.get_or_init(|| Waker::from(Arc::new(Noop)))
-}
-
 fn log_end<T>(end: Option<Result<T, h2::Error>>, info: &ConnInfo) {
     if let Some(Err(e)) = end {
         if !e.is_io() && !e.is_go_away() {
             tracing::debug!(peer = %info.peer, "HTTP/2 connection error: {e}");
         }
-    }
-}
-
-/// Runs `fut` to its end right here if it never has to wait (a cached file, a page computed
-/// at once), which keeps its frames in the current batch and saves a task; otherwise hands it
-/// to a task of its own.
-///
-/// The first poll uses a no-op waker: a future that returns `Pending` is polled again at once
-/// by its new task, which registers the task's real waker.
-pub(super) fn run_or_spawn<F>(fut: F)
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    let mut fut = Box::pin(fut);
-    let mut cx = Context::from_waker(noop_waker());
-    if fut.as_mut().poll(&mut cx).is_pending() {
-        tokio::spawn(fut);
     }
 }

@@ -14,9 +14,7 @@ use std::task::Poll;
 use bytes::Bytes;
 use h2::server::{SendPushedResponse, SendResponse};
 use h2::{Reason, RecvStream};
-use http::header::{
-    ACCEPT_ENCODING, ACCEPT_LANGUAGE, AUTHORIZATION, COOKIE, HOST, LINK, USER_AGENT,
-};
+use http::header::{ACCEPT_ENCODING, HOST, LINK};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body::Body as HttpBody;
@@ -30,18 +28,10 @@ use crate::conn::access_log::{AccessRecord, Hinted, Outcome};
 use crate::conn::hop_by_hop::strip_hop_by_hop;
 use crate::conn::{insert_request_extensions, internal_error, HttpService, Protocol};
 use crate::hints::early_hints::{EarlyHintsError, HintStream};
-use crate::push::{Promise, PushBook, PushError, PushEvent, PushSlot, PushStream, Pusher};
+use crate::push::{
+    Promise, PushBook, PushError, PushEvent, PushSlot, PushStream, Pusher, INHERITED,
+};
 use crate::EarlyHints;
-
-/// The request fields a pushed response is produced with, copied from its parent, so that
-/// the service answers the push as it would answer the browser (encoding, language, session).
-const INHERITED: [http::HeaderName; 5] = [
-    ACCEPT_ENCODING,
-    ACCEPT_LANGUAGE,
-    USER_AGENT,
-    COOKIE,
-    AUTHORIZATION,
-];
 
 /// A client-initiated stream, shared with its request's [`Pusher`] and [`EarlyHints`].
 struct Parent<S> {
@@ -84,7 +74,7 @@ pub(super) async fn serve_stream<S: HttpService>(
         .authority()
         .cloned()
         .or_else(|| parts.headers.get(HOST)?.to_str().ok()?.parse().ok())
-        .unwrap_or_else(|| local_authority(info.local));
+        .unwrap_or_else(|| crate::conn::local_authority(info.local));
     // Pushes need the parent's session fields; a client that refused push gets none, so
     // nothing is copied for it (browsers and load generators all refuse).
     let can_push = !conn.push_book.is_disabled();
@@ -221,15 +211,6 @@ fn outcome_of(end: SendEnd) -> Outcome {
         SendEnd::Reset(_) => Outcome::ClientGone,
         SendEnd::Failed | SendEnd::Stalled => Outcome::Failed,
     }
-}
-
-fn local_authority(local: std::net::SocketAddr) -> Authority {
-    // Only reached when the client sent neither :authority nor Host; a SocketAddr always
-    // parses as an authority.
-    local
-        .to_string()
-        .parse()
-        .unwrap_or_else(|_| Authority::from_static("localhost"))
 }
 
 impl<S: HttpService> PushStream for Parent<S> {

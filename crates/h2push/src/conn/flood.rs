@@ -1,11 +1,11 @@
 //! A limit on control frames a client may send: PING and SETTINGS floods.
 //!
-//! h2 answers every PING and SETTINGS frame and has no limit of its own; a client that sends
-//! them in a loop (and reads nothing) costs CPU until the send timeout ends it. [`FloodGuard`]
-//! walks the frame headers of what the client sends (the bytes pass through untouched) and
-//! fails the read, which closes the connection, once more than [`MAX_CONTROL`] PING or
-//! SETTINGS frames (ACKs excluded) arrive within [`WINDOW`]. Everything else about frames is
-//! h2's.
+//! h2 and our own engine answer every PING and SETTINGS frame; a client that sends them in a
+//! loop (and reads nothing) costs CPU until the send timeout ends it. [`FloodGuard`] walks
+//! the frame headers of what the client sends (the bytes pass through untouched) and fails
+//! the read, which closes the connection, once more than [`MAX_CONTROL`] PING or SETTINGS
+//! frames (ACKs excluded) arrive within [`WINDOW`]. Both HTTP/2 drivers ([`super::h2`],
+//! [`super::engine`]) wrap their socket in it; everything else about frames is theirs.
 
 use std::io;
 use std::pin::Pin;
