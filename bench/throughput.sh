@@ -6,7 +6,8 @@
 #
 # Every server serves examples/site over TLS on loopback with the same certificate; h2load
 # fetches /style.css. Ratios are against h2push with one thread per core (the first row);
-# h2push-1t is the same server on one thread, as the peers run. The peers come from
+# h2push-1t is the same server on one thread, as the peers run; the -own rows serve HTTP/2
+# with the engine of our own (H2PUSH_HTTP2_ENGINE=own) instead of the h2 crate. The peers come from
 # bench/peers.sh and the comparison from bench/h2load-compare.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,11 +38,11 @@ trap cleanup EXIT
 site=$top/examples/site
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# h2push twice: one serving thread per core (its default), and one thread, like the peers'
-# single worker.
-start_h2push() { # LABEL THREADS
+# h2push four times: one serving thread per core (its default) and one thread, like the peers'
+# single worker; each on the h2 crate's driver and on the engine of our own (-own).
+start_h2push() { # LABEL THREADS [ENGINE]
   local port; port=$(free_port)
-  "$bin" serve "$site" --addr "127.0.0.1:$port" --cert "$run/cert.pem" --key "$run/key.pem" \
+  H2PUSH_HTTP2_ENGINE=${3:-h2} "$bin" serve "$site" --addr "127.0.0.1:$port" --cert "$run/cert.pem" --key "$run/key.pem" \
     --config "$top/examples/h2push.toml" --no-access-log --threads "$2" >"$run/$1.log" 2>&1 &
   pids+=("$!")
   for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
@@ -51,6 +52,8 @@ targets=()
 start_h2push h2push "$(nproc)"
 h2push_pid=${pids[0]}
 start_h2push h2push-1t 1
+start_h2push h2push-own "$(nproc)" own
+start_h2push h2push-own-1t 1 own
 for peer in $peers; do
   p=$(free_port)
   pids+=("$("$here/peers.sh" start "$peer" "$p" "$site" "$run/cert.pem" "$run/key.pem")")
