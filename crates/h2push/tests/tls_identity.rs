@@ -13,15 +13,20 @@ fn ring() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Handshakes in memory with a client that trusts only `trusted`'s certificate.
-async fn handshake(server: &TlsIdentity, trusted: &TlsIdentity, name: &str) -> Result<(), String> {
+/// A client configuration that trusts only `trusted`'s certificate.
+fn client_trusting(trusted: &TlsIdentity) -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(trusted.cert_chain()[0].clone()).unwrap();
-    let mut client = rustls::ClientConfig::builder_with_provider(ring())
+    rustls::ClientConfig::builder_with_provider(ring())
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_no_client_auth()
+}
+
+/// Handshakes in memory with a client that trusts only `trusted`'s certificate.
+async fn handshake(server: &TlsIdentity, trusted: &TlsIdentity, name: &str) -> Result<(), String> {
+    let mut client = client_trusting(trusted);
     client.alpn_protocols = vec![b"h2".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(server.server_config(&[b"h2"]).unwrap());
     let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
@@ -65,15 +70,7 @@ async fn sessions_resume_from_stateless_tickets() {
     let id = TlsIdentity::generate_dev().unwrap();
     let server = id.server_config(&[b"h2"]).unwrap();
     assert!(server.ticketer.enabled(), "tickets are stateless");
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(id.cert_chain()[0].clone()).unwrap();
-    let client = Arc::new(
-        rustls::ClientConfig::builder_with_provider(ring())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    );
+    let client = Arc::new(client_trusting(&id));
     let acceptor = tokio_rustls::TlsAcceptor::from(server);
     let connector = tokio_rustls::TlsConnector::from(client);
     let mut kinds = Vec::new();

@@ -15,6 +15,7 @@ pub(crate) mod flood;
 pub(crate) mod h1;
 pub(crate) mod h2;
 pub(crate) mod hop_by_hop;
+pub(crate) mod push_origin;
 pub(crate) mod recv;
 pub(crate) mod slots;
 pub(crate) mod sniff;
@@ -26,7 +27,6 @@ use std::task::{Context, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::uri::Authority;
 use http::{Request, Response};
 use tower::ServiceExt;
 
@@ -240,14 +240,4 @@ where
     if fut.as_mut().poll(&mut cx).is_pending() {
         tokio::spawn(fut);
     }
-}
-
-/// The authority of a request that named none (neither `:authority` nor `Host`).
-pub(crate) fn local_authority(local: std::net::SocketAddr) -> Authority {
-    // Only reached when the client sent neither :authority nor Host; a SocketAddr always
-    // parses as an authority.
-    local
-        .to_string()
-        .parse()
-        .unwrap_or_else(|_| Authority::from_static("localhost"))
 }

@@ -18,9 +18,9 @@ use h2push_h2::server::Event;
 use h2push_h2::state::message::RequestHead;
 use h2push_h2::state::PushError as EnginePushError;
 use h2push_h2::{Reason, StreamId};
-use http::header::{ACCEPT_ENCODING, HOST, LINK};
+use http::header::LINK;
 use http::uri::{Authority, Scheme};
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use http_body::Body as HttpBody;
 use http_body_util::Either;
 use tokio::time::Instant;
@@ -31,9 +31,10 @@ use super::Ctx;
 use crate::body::{Body, BoxError};
 use crate::conn::access_log::{AccessRecord, Hinted, Outcome};
 use crate::conn::hop_by_hop::strip_hop_by_hop;
+use crate::conn::push_origin::{PushOrigin, PushRequests};
 use crate::conn::{insert_request_extensions, internal_error, HttpService, Protocol};
 use crate::hints::early_hints::{EarlyHintsError, HintStream};
-use crate::push::{Promise, PushError, PushEvent, PushSlot, PushStream, Pusher, INHERITED};
+use crate::push::{Promise, PushError, PushEvent, PushSlot, PushStream, Pusher};
 use crate::EarlyHints;
 
 /// How long an answered request's unread body is drained before its stream is reset.
@@ -43,9 +44,7 @@ const DRAIN: std::time::Duration = std::time::Duration::from_secs(1);
 struct Parent<S> {
     ctx: Arc<Ctx<S>>,
     stream: StreamId,
-    scheme: Scheme,
-    authority: Authority,
-    inherited: HeaderMap,
+    origin: PushOrigin,
 }
 
 /// Serves the request `head` on `stream` to its end.
@@ -60,26 +59,12 @@ pub(super) async fn serve_stream<S: HttpService>(
     let (mut parts, ()) = head.request.into_parts();
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut record = AccessRecord::new(info.peer, protocol, &parts.method, target);
-    let scheme = parts.uri.scheme().cloned().unwrap_or(ctx.scheme.clone());
-    let authority = parts
-        .uri
-        .authority()
-        .cloned()
-        .or_else(|| parts.headers.get(HOST)?.to_str().ok()?.parse().ok())
-        .unwrap_or_else(|| crate::conn::local_authority(info.local));
     let can_push = !ctx.push_book.is_disabled();
-    let mut inherited = HeaderMap::new();
-    for name in INHERITED.iter().filter(|_| can_push) {
-        for v in parts.headers.get_all(name) {
-            inherited.append(name, v.clone());
-        }
-    }
+    let origin = PushOrigin::of(&parts, &ctx.scheme, &info, can_push);
     let parent = Arc::new(Parent {
         ctx: ctx.clone(),
         stream,
-        scheme,
-        authority,
-        inherited,
+        origin,
     });
     let pusher = if can_push {
         Pusher::new(parent.clone())
@@ -369,7 +354,7 @@ pub(super) fn deliver(inner: &mut super::shared::Inner, event: Event) {
 
 impl<S: HttpService> PushStream for Parent<S> {
     fn origin(&self) -> (&Scheme, &Authority) {
-        (&self.scheme, &self.authority)
+        (&self.origin.scheme, &self.origin.authority)
     }
 
     fn is_enabled(&self) -> bool {
@@ -383,42 +368,11 @@ impl<S: HttpService> PushStream for Parent<S> {
     fn push(&self, promise: Promise) -> Result<(), PushError> {
         let book = &self.ctx.push_book;
         let slot = book.reserve(&promise.path)?;
-        let uri = Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(promise.path.clone())
-            .build()
-            .map_err(|e| PushError::InvalidPath(e.to_string()))?;
-        // The promise carries what a client needs to match the push to its own request.
-        let mut promise_headers = promise.headers;
-        if !promise_headers.contains_key(ACCEPT_ENCODING) {
-            if let Some(v) = self.inherited.get(ACCEPT_ENCODING) {
-                promise_headers.insert(ACCEPT_ENCODING, v.clone());
-            }
-        }
-        let mut promised = Request::new(());
-        *promised.method_mut() = promise.method.clone();
-        *promised.uri_mut() = uri.clone();
-        *promised.headers_mut() = promise_headers.clone();
-
-        // The synthetic request the service answers: the parent's session fields plus the
-        // promise's own.
-        let mut headers = self.inherited.clone();
-        for (name, value) in &promise_headers {
-            headers.insert(name, value.clone());
-        }
-        let mut req = Request::new(Body::empty());
-        *req.method_mut() = promise.method;
-        *req.uri_mut() = uri;
-        *req.headers_mut() = headers;
-        let info = self.ctx.info;
-        insert_request_extensions(
-            req.extensions_mut(),
-            Pusher::unavailable(PushError::Nested),
-            EarlyHints::deferred(),
-            &info,
-            Protocol::H2 { tls: info.tls },
-        );
+        let PushRequests {
+            promised,
+            request: req,
+            path,
+        } = self.origin.requests(promise, &self.ctx.info)?;
 
         let mut inner = self.ctx.shared.lock();
         let inner = &mut *inner;
@@ -426,8 +380,8 @@ impl<S: HttpService> PushStream for Parent<S> {
         if inner.streams.get(&self.stream).map_or(true, |s| s.ended) {
             return Err(PushError::ParentClosed);
         }
-        if !book.commit(&promise.path) {
-            return Err(PushError::AlreadyPushed(promise.path.to_string()));
+        if !book.commit(&path) {
+            return Err(PushError::AlreadyPushed(path.to_string()));
         }
         let pushed = inner
             .conn
@@ -441,7 +395,7 @@ impl<S: HttpService> PushStream for Parent<S> {
                 other => PushError::Protocol(other.to_string()),
             })?;
         if let Some(s) = inner.streams.get_mut(&self.stream) {
-            s.pushed.push(promise.path.clone());
+            s.pushed.push(path.clone());
         }
         inner.streams.insert(pushed, StreamSlot::default());
         book.notify(PushEvent::Promised);
@@ -450,7 +404,7 @@ impl<S: HttpService> PushStream for Parent<S> {
             pushed,
             req,
             slot,
-            promise.path,
+            path,
         )));
         inner.wake_driver();
         Ok(())

@@ -14,9 +14,9 @@ use std::task::Poll;
 use bytes::Bytes;
 use h2::server::{SendPushedResponse, SendResponse};
 use h2::{Reason, RecvStream};
-use http::header::{ACCEPT_ENCODING, HOST, LINK};
+use http::header::LINK;
 use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body as HttpBody;
 use http_body_util::Either;
 
@@ -26,19 +26,16 @@ use super::Conn;
 use crate::body::Body;
 use crate::conn::access_log::{AccessRecord, Hinted, Outcome};
 use crate::conn::hop_by_hop::strip_hop_by_hop;
+use crate::conn::push_origin::{PushOrigin, PushRequests};
 use crate::conn::{insert_request_extensions, internal_error, HttpService, Protocol};
 use crate::hints::early_hints::{EarlyHintsError, HintStream};
-use crate::push::{
-    Promise, PushBook, PushError, PushEvent, PushSlot, PushStream, Pusher, INHERITED,
-};
+use crate::push::{Promise, PushBook, PushError, PushEvent, PushSlot, PushStream, Pusher};
 use crate::EarlyHints;
 
 /// A client-initiated stream, shared with its request's [`Pusher`] and [`EarlyHints`].
 struct Parent<S> {
     conn: Arc<Conn<S>>,
-    scheme: Scheme,
-    authority: Authority,
-    inherited: HeaderMap,
+    origin: PushOrigin,
     state: Mutex<ParentState>,
 }
 
@@ -68,27 +65,11 @@ pub(super) async fn serve_stream<S: HttpService>(
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut record = AccessRecord::new(info.peer, protocol, &parts.method, target);
 
-    let scheme = parts.uri.scheme().cloned().unwrap_or(conn.scheme.clone());
-    let authority = parts
-        .uri
-        .authority()
-        .cloned()
-        .or_else(|| parts.headers.get(HOST)?.to_str().ok()?.parse().ok())
-        .unwrap_or_else(|| crate::conn::local_authority(info.local));
-    // Pushes need the parent's session fields; a client that refused push gets none, so
-    // nothing is copied for it (browsers and load generators all refuse).
     let can_push = !conn.push_book.is_disabled();
-    let mut inherited = HeaderMap::new();
-    for name in INHERITED.iter().filter(|_| can_push) {
-        for v in parts.headers.get_all(name) {
-            inherited.append(name, v.clone());
-        }
-    }
+    let origin = PushOrigin::of(&parts, &conn.scheme, &info, can_push);
     let parent = Arc::new(Parent {
         conn: conn.clone(),
-        scheme,
-        authority,
-        inherited,
+        origin,
         state: Mutex::new(ParentState {
             respond,
             head_sent: false,
@@ -215,7 +196,7 @@ fn outcome_of(end: SendEnd) -> Outcome {
 
 impl<S: HttpService> PushStream for Parent<S> {
     fn origin(&self) -> (&Scheme, &Authority) {
-        (&self.scheme, &self.authority)
+        (&self.origin.scheme, &self.origin.authority)
     }
 
     fn is_enabled(&self) -> bool {
@@ -229,26 +210,11 @@ impl<S: HttpService> PushStream for Parent<S> {
     fn push(&self, promise: Promise) -> Result<(), PushError> {
         let book = &self.conn.push_book;
         let slot = book.reserve(&promise.path)?;
-        let uri = Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(promise.path.clone())
-            .build()
-            .map_err(|e| PushError::InvalidPath(e.to_string()))?;
-
-        // The promise carries what a client needs to match the push to its own request:
-        // the pseudo-fields, the app's extra fields and the parent's accept-encoding.
-        let mut promise_headers = promise.headers;
-        if !promise_headers.contains_key(ACCEPT_ENCODING) {
-            if let Some(v) = self.inherited.get(ACCEPT_ENCODING) {
-                promise_headers.insert(ACCEPT_ENCODING, v.clone());
-            }
-        }
-        let mut promised = Request::new(());
-        *promised.method_mut() = promise.method.clone();
-        *promised.uri_mut() = uri.clone();
-        *promised.headers_mut() = promise_headers.clone();
-
+        let PushRequests {
+            promised,
+            request: req,
+            path,
+        } = self.origin.requests(promise, &self.conn.info)?;
         let (pushed, epoch) = {
             let mut st = self.lock();
             // RFC 9113 §8.4: PUSH_PROMISE only on an open (or half-closed remote) stream.
@@ -256,8 +222,8 @@ impl<S: HttpService> PushStream for Parent<S> {
             if st.ended {
                 return Err(PushError::ParentClosed);
             }
-            if !book.commit(&promise.path) {
-                return Err(PushError::AlreadyPushed(promise.path.to_string()));
+            if !book.commit(&path) {
+                return Err(PushError::AlreadyPushed(path.to_string()));
             }
             let (pushed, epoch) = self.conn.promise(|| st.respond.push_request(promised));
             let pushed = pushed.map_err(|e| {
@@ -269,36 +235,18 @@ impl<S: HttpService> PushStream for Parent<S> {
                     PushError::Protocol(e.to_string())
                 }
             })?;
-            st.pushed.push(promise.path.clone());
+            st.pushed.push(path.clone());
             book.notify(PushEvent::Promised);
             (pushed, epoch)
         };
 
-        // The synthetic request the service answers: the parent's session fields plus the
-        // promise's own.
-        let mut headers = self.inherited.clone();
-        for (name, value) in &promise_headers {
-            headers.insert(name, value.clone());
-        }
-        let mut req = Request::new(Body::empty());
-        *req.method_mut() = promise.method;
-        *req.uri_mut() = uri;
-        *req.headers_mut() = headers;
-        let info = self.conn.info;
-        insert_request_extensions(
-            req.extensions_mut(),
-            Pusher::unavailable(PushError::Nested),
-            EarlyHints::deferred(),
-            &info,
-            Protocol::H2 { tls: info.tls },
-        );
         self.conn.start_push(serve_pushed(
             self.conn.clone(),
             req,
             pushed,
             epoch,
             slot,
-            promise.path,
+            path,
         ));
         Ok(())
     }
