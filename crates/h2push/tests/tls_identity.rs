@@ -24,22 +24,36 @@ fn client_trusting(trusted: &TlsIdentity) -> rustls::ClientConfig {
         .with_no_client_auth()
 }
 
-/// Handshakes in memory with a client that trusts only `trusted`'s certificate.
-async fn handshake(server: &TlsIdentity, trusted: &TlsIdentity, name: &str) -> Result<(), String> {
-    let mut client = client_trusting(trusted);
-    client.alpn_protocols = vec![b"h2".to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(server.server_config(&[b"h2"]).unwrap());
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+type Connected = (
+    std::io::Result<tokio_rustls::client::TlsStream<tokio::io::DuplexStream>>,
+    std::io::Result<tokio_rustls::server::TlsStream<tokio::io::DuplexStream>>,
+);
+
+/// One TLS handshake in memory between `connector` and `acceptor`, for `name`.
+async fn connect(
+    connector: &tokio_rustls::TlsConnector,
+    acceptor: &tokio_rustls::TlsAcceptor,
+    name: &str,
+) -> Connected {
     let (client_io, server_io) = tokio::io::duplex(64 * 1024);
     let name = ServerName::try_from(name.to_owned()).unwrap();
-    let (client, server) = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+    tokio::time::timeout(std::time::Duration::from_secs(5), async {
         tokio::join!(
             connector.connect(name, client_io),
             acceptor.accept(server_io)
         )
     })
     .await
-    .expect("handshake hung");
+    .expect("handshake hung")
+}
+
+/// Handshakes in memory with a client that trusts only `trusted`'s certificate.
+async fn handshake(server: &TlsIdentity, trusted: &TlsIdentity, name: &str) -> Result<(), String> {
+    let mut client = client_trusting(trusted);
+    client.alpn_protocols = vec![b"h2".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(server.server_config(&[b"h2"]).unwrap());
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+    let (client, server) = connect(&connector, &acceptor, name).await;
     let client = client.map_err(|e| e.to_string())?;
     drop(server);
     assert_eq!(client.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
@@ -75,16 +89,7 @@ async fn sessions_resume_from_stateless_tickets() {
     let connector = tokio_rustls::TlsConnector::from(client);
     let mut kinds = Vec::new();
     for _ in 0..2 {
-        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
-        let name = ServerName::try_from("localhost").unwrap();
-        let (client, server) = tokio::time::timeout(std::time::Duration::from_secs(5), async {
-            tokio::join!(
-                connector.connect(name, client_io),
-                acceptor.accept(server_io)
-            )
-        })
-        .await
-        .expect("handshake hung");
+        let (client, server) = connect(&connector, &acceptor, "localhost").await;
         let (mut client, mut server) = (client.unwrap(), server.unwrap());
         // The tickets follow the handshake: read a byte so the client takes them in.
         server.write_all(b"x").await.unwrap();

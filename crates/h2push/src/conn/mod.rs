@@ -87,6 +87,11 @@ pub(crate) struct ConnInfo {
     pub tls: bool,
 }
 
+/// The receive window both HTTP/2 drivers give each request stream (SETTINGS_INITIAL_WINDOW_SIZE).
+pub(crate) const STREAM_WINDOW: u32 = 1024 * 1024;
+/// The receive window both HTTP/2 drivers give a connection.
+pub(crate) const CONNECTION_WINDOW: u32 = 4 * 1024 * 1024;
+
 /// Protocol limits and timeouts, shared by all connections of a server.
 ///
 /// Every state in which a peer could hold a connection or a stream has a deadline here, so

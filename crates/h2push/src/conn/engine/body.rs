@@ -3,9 +3,9 @@
 //! This module owns [`RequestBody`]: the `http_body::Body` a service reads, fed by the driver
 //! with the stream's DATA and trailers (through [`super::shared`]), giving flow-control
 //! window back as the service consumes bytes, and failing (and resetting the stream) when no
-//! byte arrives for the body idle timeout. Which frames are valid is the engine's.
+//! byte arrives for the body idle timeout (the clock is [`crate::conn::recv::IdleTimer`],
+//! both drivers' rule). Which frames are valid is the engine's.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -14,17 +14,16 @@ use std::time::Duration;
 use bytes::Bytes;
 use h2push_h2::{Reason, StreamId};
 use http_body::Frame;
-use tokio::time::{Instant, Sleep};
 
 use super::shared::Shared;
 use crate::body::BoxError;
+use crate::conn::recv::IdleTimer;
 
 /// The body of one request stream.
 pub(super) struct RequestBody {
     shared: Arc<Shared>,
     stream: StreamId,
-    idle: Duration,
-    deadline: Pin<Box<Sleep>>,
+    idle: IdleTimer,
     done: bool,
 }
 
@@ -33,8 +32,7 @@ impl RequestBody {
         RequestBody {
             shared,
             stream,
-            idle,
-            deadline: Box::pin(tokio::time::sleep(idle)),
+            idle: IdleTimer::new(idle),
             done: false,
         }
     }
@@ -68,7 +66,7 @@ impl http_body::Body for RequestBody {
             if let Some(data) = slot.body.pop_front() {
                 inner.conn.release(this.stream, data.len());
                 inner.wake_driver();
-                this.deadline.as_mut().reset(Instant::now() + this.idle);
+                this.idle.progress();
                 return Poll::Ready(Some(Ok(Frame::data(data))));
             }
             if let Some(trailers) = slot.trailers.take() {
@@ -81,14 +79,12 @@ impl http_body::Body for RequestBody {
             }
             slot.reader = Some(cx.waker().clone());
         }
-        if this.deadline.as_mut().poll(cx).is_ready() {
+        if let Poll::Ready(e) = this.idle.poll_expired(cx) {
             this.done = true;
             let mut inner = this.shared.lock();
             inner.conn.reset(this.stream, Reason::CANCEL);
             inner.wake_driver();
-            return Poll::Ready(Some(Err(
-                "request body idle: no byte for the body idle timeout".into(),
-            )));
+            return Poll::Ready(Some(Err(e.into())));
         }
         Poll::Pending
     }

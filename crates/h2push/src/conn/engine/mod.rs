@@ -95,8 +95,8 @@ pub(crate) async fn serve<IO, S>(
     let config = Config {
         streams: h2push_h2::state::Config {
             max_concurrent_streams: limits.max_concurrent_streams,
-            initial_stream_window: 1024 * 1024,
-            initial_connection_window: 4 * 1024 * 1024,
+            initial_stream_window: super::STREAM_WINDOW,
+            initial_connection_window: super::CONNECTION_WINDOW,
             ..Default::default()
         },
         max_header_list_size: limits.max_header_list_size,
@@ -160,6 +160,14 @@ pub(crate) async fn serve<IO, S>(
                 if let Err(e) = inner.conn.recv(&mut input) {
                     tracing::debug!(peer = %info.peer, "HTTP/2 connection error: {e}");
                 }
+                // The client's SETTINGS may have come: what they allow pushes.
+                let streams = inner.conn.streams();
+                if !streams.peer_enables_push() {
+                    ctx.push_book.set_disabled();
+                }
+                if let Some(max) = streams.peer_max_concurrent_streams() {
+                    ctx.push_book.set_limit(max as usize);
+                }
             }
             while let Some(event) = inner.conn.poll_event() {
                 match event {
@@ -179,13 +187,6 @@ pub(crate) async fn serve<IO, S>(
                     Event::PingAck { payload } => ping_acked |= payload == DRAIN_PING,
                     other => stream::deliver(inner, other),
                 }
-            }
-            let streams = inner.conn.streams();
-            if !streams.peer_enables_push() {
-                ctx.push_book.set_disabled();
-            }
-            if let Some(max) = streams.peer_max_concurrent_streams() {
-                ctx.push_book.set_limit(max as usize);
             }
             inner.wake_writers();
             pushes = std::mem::take(&mut inner.pushes);

@@ -138,6 +138,18 @@ impl Inner {
         }
     }
 
+    /// Before a stream's task waits on its service or body: whether `stream` is still there
+    /// and not reset; if so, `waker` is woken when it is.
+    pub(super) fn watch_reset(&mut self, stream: StreamId, waker: &Waker) -> bool {
+        match self.streams.get_mut(&stream) {
+            Some(s) if s.reset.is_none() => {
+                s.writer = Some(waker.clone());
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// The client reset `stream`: its reader and writer learn it.
     pub(super) fn client_reset(&mut self, stream: StreamId, reason: Reason) {
         if let Some(s) = self.streams.get_mut(&stream) {

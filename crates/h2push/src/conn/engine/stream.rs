@@ -133,12 +133,8 @@ async fn answer<T>(
 ) -> Option<Result<T, BoxError>> {
     let mut fut = pin!(fut);
     poll_fn(|cx| {
-        {
-            let mut inner = shared.lock();
-            match inner.streams.get_mut(&stream) {
-                Some(s) if s.reset.is_none() => s.writer = Some(cx.waker().clone()),
-                _ => return Poll::Ready(None),
-            }
+        if !shared.lock().watch_reset(stream, cx.waker()) {
+            return Poll::Ready(None);
         }
         fut.as_mut().poll(cx).map(Some)
     })
@@ -236,12 +232,8 @@ where
         // The next frame, or the client's reset: an endless body (an event stream) must be
         // dropped as soon as nobody reads it.
         let frame = poll_fn(|cx| {
-            {
-                let mut inner = shared.lock();
-                match inner.streams.get_mut(&stream) {
-                    Some(s) if s.reset.is_none() => s.writer = Some(cx.waker().clone()),
-                    _ => return Poll::Ready(Err(())),
-                }
+            if !shared.lock().watch_reset(stream, cx.waker()) {
+                return Poll::Ready(Err(()));
             }
             body.as_mut().poll_frame(cx).map(Ok)
         })

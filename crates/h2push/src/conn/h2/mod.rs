@@ -206,8 +206,8 @@ pub(crate) async fn serve<IO, S>(
     builder
         .max_concurrent_streams(limits.max_concurrent_streams)
         .max_header_list_size(limits.max_header_list_size)
-        .initial_window_size(1024 * 1024)
-        .initial_connection_window_size(4 * 1024 * 1024);
+        .initial_window_size(super::STREAM_WINDOW)
+        .initial_connection_window_size(super::CONNECTION_WINDOW);
     let push_book = Arc::new(PushBook::new());
     let io =
         super::flood::FloodGuard::new(client_settings::ClientSettings::new(io, push_book.clone()));
