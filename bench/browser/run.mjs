@@ -141,6 +141,10 @@ function pageMetrics() {
         lcp: last ? last.startTime : null,
         lcpWhat: last ? `${last.element ? last.element.tagName.toLowerCase() : '?'} ${last.url || ''}`.trim() : null,
         load: nav.loadEventStart,
+        // When the page's last byte came and when the parser was done with it (module and
+        // defer scripts run after that).
+        htmlEnd: nav.responseEnd,
+        domInteractive: nav.domInteractive,
         navTransfer: nav.transferSize,
         resources: performance.getEntriesByType('resource').map((r) => ({
           url: r.name, initiator: r.initiatorType, transfer: r.transferSize,

@@ -75,7 +75,7 @@ pub struct HintsSection {
     /// The secret the digest cookie is sealed with, shared by the instances behind one load
     /// balancer (`H2PUSH_DIGEST_KEY` wins over it; default: random per process).
     pub digest_key: Option<DigestKey>,
-    /// Learn hints from `Referer`: "off", "static" (default) or "all".
+    /// Learn hints from `Referer`: "off", "static", "shared" (default) or "all".
     pub learn: Option<LearnSetting>,
     /// Hint the render-blocking resources of static HTML pages (default true).
     pub html_scan: Option<bool>,
@@ -146,8 +146,14 @@ pub fn apply_digest_key(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LearnSetting {
+    /// Never.
     Off,
+    /// Pages served from static files.
     Static,
+    /// Static pages, and on dynamic pages what any visitor could be given: responses a
+    /// shared cache may store, fetched after the page on two different connections.
+    Shared,
+    /// Every page, every sub-resource (which may name one user's resources to others).
     All,
 }
 
@@ -156,6 +162,7 @@ impl From<LearnSetting> for h2push::hints::LearnMode {
         match s {
             LearnSetting::Off => Self::Off,
             LearnSetting::Static => Self::Static,
+            LearnSetting::Shared => Self::Shared,
             LearnSetting::All => Self::All,
         }
     }

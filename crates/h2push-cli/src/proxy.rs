@@ -57,10 +57,11 @@ pub struct ProxyArgs {
     #[arg(long)]
     no_early_hints: bool,
     /// Learn each page's sub-resources from what browsers fetch after it (Referer,
-    /// Sec-Fetch-Dest), and hint them in the next navigation's 103 while the app thinks: off
-    /// [default] or all. A proxied page is dynamic: turn this on where a page's images,
-    /// fonts and scripts are the same for every user (learned hints of a page that shows one
-    /// user's avatar would name it to others).
+    /// Sec-Fetch-Dest), and hint them in the next navigation's 103 while the app thinks.
+    /// shared [default]: only what any visitor could be given — responses a shared cache may
+    /// store (no `private`, `no-store`, `Set-Cookie` or `Vary: Cookie`), fetched after the page
+    /// on two different connections; all: every sub-resource (a page that shows one user's
+    /// avatar would name it to others); off.
     #[arg(long, value_name = "MODE")]
     learn: Option<crate::config::LearnSetting>,
     /// Do not read the <head> of proxied HTML pages. By default the stylesheets, scripts
@@ -314,11 +315,10 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode, CliError> {
     policy.push_rules = !args.no_push;
     policy.push_preload_links = !args.no_push;
     policy.early_hints = !args.no_early_hints;
-    policy.learn.mode = match args.learn {
-        // Without static files, "static" learns nothing: the same as off.
-        Some(mode) => mode.into(),
-        None => h2push::hints::LearnMode::Off,
-    };
+    // Without static files, "static" learns nothing: the same as off.
+    policy.learn.mode = args
+        .learn
+        .map_or(h2push::hints::LearnMode::Shared, Into::into);
     // The digest cookie's key: H2PUSH_DIGEST_KEY, else random per process.
     let env = std::env::var_os(crate::config::DIGEST_KEY_ENV);
     let keyed = match policy.digest.as_mut() {

@@ -66,7 +66,9 @@ pub struct ServeArgs {
     /// Do not scan static HTML pages for render-blocking resources.
     #[arg(long)]
     no_html_scan: bool,
-    /// Learn hints from Referer for: off, static pages [default], or all pages.
+    /// Learn hints from Referer for: off; static pages; shared [default]: static pages, and
+    /// on dynamic pages (the app's, [[proxy]] routes) only what any visitor could be given
+    /// (responses a shared cache may store, seen after the page on two connections); all.
     #[arg(long, value_name = "MODE")]
     learn: Option<LearnSetting>,
     /// Serve Prometheus metrics of pushes and hints at this path, e.g. /metrics.

@@ -189,27 +189,45 @@ async fn learns_a_static_pages_sub_resources_from_referer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn learning_is_off_for_dynamic_routes_unless_asked() {
+async fn dynamic_routes_learn_only_what_any_visitor_gets_unless_asked() {
     let site = HintSite::new();
-    for (mode, learns) in [
-        (LearnMode::Static, false),
-        (LearnMode::All, true),
-        (LearnMode::Off, false),
+    // The script is one user's (`Cache-Control: private`); the image anyone's.
+    let (hero, script) = ("/hero.png".to_owned(), "/body.js".to_owned());
+    for (mode, after_one, after_two) in [
+        (LearnMode::Static, vec![], vec![]),
+        (LearnMode::Shared, vec![], vec![hero.clone()]),
+        (
+            LearnMode::All,
+            vec![script.clone(), hero.clone()],
+            vec![script.clone(), hero.clone()],
+        ),
+        (LearnMode::Off, vec![], vec![]),
     ] {
         let app = Router::new()
             .route(
                 "/dyn",
                 get(|| async { axum::response::Html("<body><img src=/hero.png>") }),
             )
+            .route(
+                "/body.js",
+                get(|| async { ([("cache-control", "private, max-age=60")], "mine()") }),
+            )
             .fallback_service(site.files());
         let mut policy = HintPolicy::default().with_files(site.files());
         policy.learn.mode = mode;
         let srv = common::start(HintLayer::new(policy).layer(app)).await;
-        fetch(&srv, "/dyn", &[navigate()]).await;
-        learn_from_browser(&srv, "/dyn").await;
-        let later = fetch(&srv, "/dyn", &[navigate()]).await;
-        assert_eq!(!later.pushes.is_empty(), learns, "{mode:?}");
-        assert_eq!(early_hint_targets(&later).is_some(), learns, "{mode:?}");
+        // Each browse is a new connection: a second visitor confirms the first.
+        for (visits, expected) in [(1, after_one), (2, after_two)] {
+            learn_from_browser(&srv, "/dyn").await;
+            let later = fetch(&srv, "/dyn", &[navigate()]).await;
+            let hinted = early_hint_targets(&later).unwrap_or_default();
+            assert_eq!(hinted, expected, "{mode:?}, 103 after {visits} visit(s)");
+            assert_eq!(
+                promised(&later),
+                expected,
+                "{mode:?}, pushes after {visits}"
+            );
+        }
     }
     // Static pages are not learned either when learning is off.
     let mut policy = HintPolicy::default();

@@ -14,8 +14,11 @@
 //! use), so it is never hinted for that page again. Memory is bounded four ways: pages
 //! remembered, resources per page (Jetty's `maxAssociations`), refused hints per page, and
 //! pending navigations. A page whose version (ETag) changes starts learning afresh. Whether a
-//! page may be learned at all (static only by default) and what counts as a sub-resource
-//! request are the policy's decisions.
+//! page may be learned at all and what counts as a sub-resource request are the policy's
+//! decisions; for a *dynamic* page (one not served from a static file) this module adds two
+//! conditions of its own: the sub-resource's response could be stored by a shared cache (so
+//! it is no one user's), and two different connections fetched it after the page (so it is
+//! no accident of one visit).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -35,7 +38,7 @@ const MAX_RECENT_PER_CONN: usize = 8;
 /// For which pages hints are learned.
 ///
 /// ```
-/// assert_eq!(h2push::hints::LearnMode::default(), h2push::hints::LearnMode::Static);
+/// assert_eq!(h2push::hints::LearnMode::default(), h2push::hints::LearnMode::Shared);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LearnMode {
@@ -43,9 +46,14 @@ pub enum LearnMode {
     Off,
     /// Pages served from static files (the policy's [`StaticFiles`](crate::StaticFiles)):
     /// their sub-resources change only when the file does.
-    #[default]
     Static,
-    /// Every page, dynamic routes included (whose sub-resources may depend on the user).
+    /// Static pages as [`LearnMode::Static`]; dynamic pages too, but only the sub-resources
+    /// any visitor could be given: responses a shared cache may store (no `private`,
+    /// `no-store`, `Set-Cookie` or `Vary` on cookies; none to an `Authorization`), fetched
+    /// after the page on two different connections.
+    #[default]
+    Shared,
+    /// Every page, dynamic routes included, every sub-resource (which may depend on the user).
     All,
 }
 
@@ -71,7 +79,7 @@ pub struct LearnConfig {
 impl Default for LearnConfig {
     fn default() -> Self {
         LearnConfig {
-            mode: LearnMode::Static,
+            mode: LearnMode::Shared,
             window: Duration::from_secs(2),
             max_per_page: 16,
             max_pages: 1024,
@@ -81,6 +89,9 @@ impl Default for LearnConfig {
 
 /// Hints refused per page at most (the oldest is forgotten).
 const MAX_REFUSED: usize = 32;
+/// Sub-resources of a dynamic page seen on one connection and waiting for a second, per page
+/// at most (the oldest is forgotten).
+const MAX_UNCONFIRMED: usize = 32;
 
 /// The learned associations.
 #[derive(Debug)]
@@ -102,6 +113,8 @@ struct Navigation {
     page: String,
     at: Instant,
     version: Option<HeaderValue>,
+    /// Not a static file: only shareable, confirmed sub-resources are learned for it.
+    dynamic: bool,
     /// Paths whose requests count as the page's own: the page and its hinted stylesheets.
     referers: Vec<String>,
     /// The hints announced to it, and how often each was requested since.
@@ -114,6 +127,8 @@ struct Page {
     hints: Vec<Hint>,
     /// Hints the browser fetched again after they were announced: never hinted again.
     refused: Vec<String>,
+    /// A dynamic page's sub-resources seen on one connection so far, with that connection.
+    unconfirmed: Vec<(String, SocketAddr)>,
     used: Option<Instant>,
 }
 
@@ -122,6 +137,8 @@ pub(crate) struct Navigated<'a> {
     pub conn: SocketAddr,
     pub page: &'a str,
     pub version: Option<&'a HeaderValue>,
+    /// Not served from a static file (see the module's paragraph).
+    pub dynamic: bool,
     /// The stylesheets hinted for it (their sub-resources have them as `Referer`).
     pub stylesheets: Vec<String>,
     /// What was announced to it (103 or `Link: rel=preload`).
@@ -136,6 +153,8 @@ pub(crate) struct Fetched<'a> {
     pub referer: Option<&'a str>,
     /// What to hint for it, if it may be learned (a success, of a learnable kind).
     pub hint: Option<Hint>,
+    /// A shared cache could store its response (see [`super::reuse::shared_cache_may_store`]).
+    pub shareable: bool,
 }
 
 impl Learner {
@@ -175,6 +194,7 @@ impl Learner {
             page: nav.page.to_owned(),
             at: now,
             version: nav.version.cloned(),
+            dynamic: nav.dynamic,
             referers,
             announced: nav.announced.into_iter().map(|p| (p, 0)).collect(),
         });
@@ -215,12 +235,15 @@ impl Learner {
                     .is_some_and(|r| nav.referers.iter().any(|p| p == r))
                 && nav.page != fetched.path
             {
-                learn_for = Some((nav.page.clone(), nav.version.clone()));
+                learn_for = Some((nav.page.clone(), nav.version.clone(), nav.dynamic));
             }
         }
-        let (Some((page, version)), Some(hint)) = (learn_for, fetched.hint) else {
+        let (Some((page, version, dynamic)), Some(hint)) = (learn_for, fetched.hint) else {
             return false;
         };
+        if dynamic && !fetched.shareable {
+            return false;
+        }
         if self.config.max_pages == 0 {
             return false;
         }
@@ -242,6 +265,9 @@ impl Learner {
             || p.hints.iter().any(|h| h.path == hint.path)
             || p.refused.contains(&hint.path)
         {
+            return false;
+        }
+        if dynamic && !confirmed(&mut p.unconfirmed, &hint.path, fetched.conn) {
             return false;
         }
         p.hints.push(hint);
@@ -267,6 +293,25 @@ impl Learner {
             .get(page)
             .map(|p| p.refused.clone())
             .unwrap_or_default()
+    }
+}
+
+/// Whether a dynamic page's sub-resource `path`, now fetched on `conn`, was fetched on
+/// another connection before; if not, remembers this one (boundedly) and says no.
+fn confirmed(unconfirmed: &mut Vec<(String, SocketAddr)>, path: &str, conn: SocketAddr) -> bool {
+    match unconfirmed.iter().position(|(p, _)| p == path) {
+        Some(i) if unconfirmed[i].1 != conn => {
+            unconfirmed.remove(i);
+            true
+        }
+        Some(_) => false,
+        None => {
+            if unconfirmed.len() >= MAX_UNCONFIRMED {
+                unconfirmed.remove(0);
+            }
+            unconfirmed.push((path.to_owned(), conn));
+            false
+        }
     }
 }
 
@@ -311,6 +356,7 @@ mod tests {
             conn: conn(c),
             page,
             version,
+            dynamic: false,
             stylesheets: vec!["/site.css".into()],
             announced: Vec::new(),
         }
@@ -322,6 +368,7 @@ mod tests {
             path,
             referer: Some(referer),
             hint: Some(Hint::new(path)),
+            shareable: true,
         }
     }
 
@@ -428,5 +475,43 @@ mod tests {
         assert!(l.hints("/", t).is_empty());
         l.resource_seen(fetched(1, "/new.css", "/"), t);
         assert_eq!(l.hints("/", t)[0].path, "/new.css");
+    }
+
+    #[test]
+    fn a_dynamic_page_learns_only_shareable_resources_seen_on_two_connections() {
+        let l = learner(16, 16);
+        let t = Instant::now();
+        let dynamic = |c| Navigated {
+            dynamic: true,
+            ..nav(c, "/app", None)
+        };
+        let private = |c| Fetched {
+            shareable: false,
+            ..fetched(c, "/me.png", "/app")
+        };
+        l.page_seen(dynamic(1), t);
+        assert!(
+            !l.resource_seen(fetched(1, "/hero.png", "/app"), t),
+            "one visit"
+        );
+        assert!(
+            !l.resource_seen(fetched(1, "/hero.png", "/app"), t),
+            "same one"
+        );
+        assert!(!l.resource_seen(private(1), t));
+        l.page_seen(dynamic(2), t);
+        assert!(!l.resource_seen(private(2), t), "never shareable");
+        assert!(
+            l.resource_seen(fetched(2, "/hero.png", "/app"), t),
+            "confirmed"
+        );
+        assert_eq!(paths(&l, "/app"), ["/hero.png"]);
+        // A static page needs neither condition.
+        l.page_seen(nav(3, "/", None), t);
+        let unshared = Fetched {
+            shareable: false,
+            ..fetched(3, "/me.png", "/")
+        };
+        assert!(l.resource_seen(unshared, t));
     }
 }

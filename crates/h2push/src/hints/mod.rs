@@ -11,7 +11,8 @@
 //! - `digest`: the cross-visit cache digest cookie ([`CacheDigest`], [`DigestConfig`]);
 //! - `digest_key`: its key from a secret text shared by instances ([`DigestConfig::with_key`]);
 //! - `order`: push order and the per-page [`Budget`];
-//! - `reuse`: whether the browser will reuse a hinted response ([`reused_from_cache`]);
+//! - `reuse`: whether the browser will reuse a hinted response ([`reused_from_cache`]), and
+//!   whether a response is anyone's (what a dynamic page may learn);
 //! - `metrics`: Prometheus counters ([`HintMetrics`]);
 //! - [`early_hints`]: the [`EarlyHints`](early_hints::EarlyHints) request extension.
 //!

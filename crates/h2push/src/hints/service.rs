@@ -44,7 +44,7 @@ use super::link::{destination_for, parse_links, Hint, HintRel};
 use super::metrics::{HintMetrics, Skip, Source};
 use super::order::{merge_unique, sort_hints, Spent};
 use super::policy::{is_navigation, HintPolicy};
-use super::reuse::reused_from_cache;
+use super::reuse::{reused_from_cache, shared_cache_may_store};
 use crate::conn::access_log::Hinted;
 use crate::files::FileMeta;
 use crate::push::PushLog;
@@ -216,6 +216,8 @@ struct RequestFacts {
     destination: Option<String>,
     /// `Sec-Fetch-Mode`, if sent.
     mode: Option<String>,
+    /// The request carries `Authorization`.
+    authorized: bool,
 }
 
 impl RequestFacts {
@@ -246,6 +248,7 @@ impl RequestFacts {
             referer_page: referer_page(req),
             destination,
             mode: header("sec-fetch-mode"),
+            authorized: h.contains_key(http::header::AUTHORIZATION),
             target: req
                 .uri()
                 .path_and_query()
@@ -302,10 +305,11 @@ impl Shared {
             Some(files) if maybe_page => files.lookup(&facts.path).await,
             _ => None,
         };
+        let static_page = page.as_ref().is_some_and(is_html);
         let learnable = match self.learner.mode() {
             LearnMode::Off => false,
-            LearnMode::Static => page.as_ref().is_some_and(is_html),
-            LearnMode::All => maybe_page,
+            LearnMode::Static => static_page,
+            LearnMode::Shared | LearnMode::All => maybe_page,
         };
 
         // 1. The hints known up front, in push order. The configured rules go as configured;
@@ -374,6 +378,7 @@ impl Shared {
                     conn,
                     page: &facts.path,
                     version: page.as_ref().map(|m| &m.etag),
+                    dynamic: !static_page && self.learner.mode() == LearnMode::Shared,
                     stylesheets: local()
                         .filter(|h| h.as_.as_deref() == Some("style"))
                         .map(|h| h.path.clone())
@@ -460,6 +465,7 @@ impl Shared {
                     path: &facts.target,
                     referer: facts.referer_page.as_deref(),
                     hint,
+                    shareable: shared_cache_may_store(facts.authorized, &parts.headers),
                 },
                 now,
             );
