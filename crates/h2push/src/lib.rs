@@ -5,6 +5,7 @@
 pub mod body;
 pub mod compress;
 pub(crate) mod conn;
+mod field_list;
 pub mod files;
 pub mod hints;
 pub mod probe;

@@ -14,6 +14,7 @@ use http::header::{
 };
 use http::{HeaderValue, StatusCode};
 
+use crate::field_list::lists_any;
 use crate::files::encoding::Encoding;
 
 /// Media types outside `text/*` that compress well. `+json` and `+xml` types are matched by
@@ -144,12 +145,10 @@ pub(crate) fn eligible(status: StatusCode, headers: &HeaderMap) -> bool {
     {
         return false;
     }
-    let no_transform = headers.get_all(CACHE_CONTROL).iter().any(|v| {
-        v.to_str().is_ok_and(|v| {
-            v.split(',')
-                .any(|d| d.trim().eq_ignore_ascii_case("no-transform"))
-        })
-    });
+    let no_transform = headers
+        .get_all(CACHE_CONTROL)
+        .iter()
+        .any(|v| lists_any(v, &["no-transform"]).unwrap_or(false));
     if no_transform {
         return false;
     }
@@ -172,14 +171,10 @@ pub(crate) fn content_length(headers: &HeaderMap) -> Option<u64> {
 
 /// Adds `accept-encoding` to `Vary` unless it (or `*`) is there already.
 pub(crate) fn add_vary(headers: &mut HeaderMap) {
-    let present = headers.get_all(VARY).iter().any(|v| {
-        v.to_str().is_ok_and(|v| {
-            v.split(',').any(|f| {
-                let f = f.trim();
-                f == "*" || f.eq_ignore_ascii_case("accept-encoding")
-            })
-        })
-    });
+    let present = headers
+        .get_all(VARY)
+        .iter()
+        .any(|v| lists_any(v, &["*", "accept-encoding"]).unwrap_or(false));
     if !present {
         headers.append(VARY, HeaderValue::from_static("accept-encoding"));
     }

@@ -15,6 +15,8 @@
 use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
 use http::{HeaderMap, HeaderValue};
 
+use crate::field_list::lists_any;
+
 /// A `Cache-Control` value's directives, names lowercased, arguments unquoted.
 fn directives(value: &str) -> impl Iterator<Item = (String, Option<String>)> + '_ {
     value.split(',').map(|directive| {
@@ -71,16 +73,11 @@ pub(crate) fn shared_cache_may_store(authorized: bool, response: &HeaderMap) -> 
     if response.contains_key(SET_COOKIE) {
         return false;
     }
-    let varies_per_user = response.get_all(VARY).iter().any(|v| {
-        v.to_str().map_or(true, |v| {
-            v.split(',').any(|f| {
-                let f = f.trim();
-                f == "*"
-                    || f.eq_ignore_ascii_case("cookie")
-                    || f.eq_ignore_ascii_case("authorization")
-            })
-        })
-    });
+    // A value that is not text might name anything: taken as per user.
+    let varies_per_user = response
+        .get_all(VARY)
+        .iter()
+        .any(|v| lists_any(v, &["*", "cookie", "authorization"]).unwrap_or(true));
     if varies_per_user {
         return false;
     }
